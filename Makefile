@@ -1,0 +1,41 @@
+# Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SITE    = $(VENV)/lib/python3.11/site-packages
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
+
+.PHONY: venv demo test bench train-text eval-text extension clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	# `python -m emotive` imports this checkout as the package `emotive`, as Blender would.
+	ln -sfn $(CURDIR) $(SITE)/emotive
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: venv
+	$(PY) -m emotive text --text-file demo/sample.txt --out demo/out/demo.blend \
+	    --report demo/out/report.json --render demo/out/sheet.png --render demo/out/preview.mp4
+
+test: venv
+	$(PY) -m pytest tests
+
+bench: venv
+	$(PY) bench/bench_text.py
+
+train-text: venv
+	$(PY) -m emotive.ml.train_text
+
+eval-text: venv
+	$(PY) -m emotive.ml.evaluate_text
+
+extension: venv
+	$(PY) scripts/build_extension.py
+
+clean:
+	rm -rf $(VENV) build demo/out

@@ -1,0 +1,7 @@
+"""`python -m emotive …` with the project's environment (see README)."""
+
+import sys
+
+from .headless import main
+
+sys.exit(main())

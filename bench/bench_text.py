@@ -1,0 +1,74 @@
+"""End-to-end figures for the text path (printed, not asserted).
+
+- model load time (goal < 0.5 s)
+- a 100-word paragraph -> keyed 30-fps animation on the default head, after load (goal < 1 s)
+- classification throughput, batched and single (goal >= 1,000 sentences/s batched)
+Run: make bench   (or .venv/bin/python bench/bench_text.py)
+"""
+
+import statistics
+import time
+
+import bpy
+
+from emotive.ml.text_emotion import TextEmotionModel
+from emotive.pipeline.text_to_animation import load_classifier, run_text_animation
+from emotive.rigs.blender_head import create_default_head
+from emotive.rigs.blender_keys import set_scene_range, take_name, write_shape_key_take
+
+PARAGRAPH = (
+    "I can't believe it, you actually came back! I missed you so much. But then I found the letter "
+    "you left on the table. Why didn't you tell me the truth? I am furious that you lied to me for all "
+    "those years. Honestly, the thought of losing you again terrifies me, and I hate feeling this way. "
+    "Still, I am grateful you're here now. I hope we can start over, slowly, and maybe laugh about "
+    "all of this one day. Thank you for coming home, it means the world to me, truly it does today."
+)
+
+
+def best_of(fn, repeats=5):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times), statistics.median(times)
+
+
+def main():
+    words = len(PARAGRAPH.split())
+    load_best, load_med = best_of(lambda: TextEmotionModel.load(), 5)
+    print(f"model load: best {load_best * 1000:.0f} ms, median {load_med * 1000:.0f} ms (goal < 500 ms)")
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    t = time.perf_counter()
+    head = create_default_head(bpy.context.scene.collection)
+    print(f"default head creation: {(time.perf_counter() - t) * 1000:.0f} ms (goal < 2000 ms)")
+    load_classifier(None)  # the operator's cache, warm as after the first run
+
+    def animate():
+        anim = run_text_animation(PARAGRAPH, fps=30)
+        write_shape_key_take(head, anim.performance.weights, anim.active_channels, name=take_name(PARAGRAPH))
+        set_scene_range(bpy.context.scene, 1, len(anim.performance.frames))
+        return anim
+
+    anim = animate()
+    best, med = best_of(animate, 5)
+    print(f"{words}-word paragraph -> {len(anim.timeline.segments)} segments, {len(anim.performance.frames)} "
+          f"frames keyed at 30 fps: best {best * 1000:.0f} ms, median {med * 1000:.0f} ms (goal < 1000 ms)")
+
+    model = load_classifier(None)
+    sentences = [s for s in PARAGRAPH.replace("!", ".").replace("?", ".").split(".") if s.strip()] * 200
+    model.predict(sentences[:64])
+    t = time.perf_counter()
+    model.predict(sentences)
+    batched = len(sentences) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for s in sentences[:300]:
+        model.predict([s])
+    single = 300 / (time.perf_counter() - t)
+    print(f"classification: {batched:,.0f} sentences/s batched, {single:,.0f} sentences/s one at a time "
+          f"(goal >= 1,000 batched)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Operators: read properties, call the bpy-free core, write keys, report."""
+
+import bpy
+
+from .add_head import EMOTIVE_OT_add_default_head
+from .animate_text import EMOTIVE_OT_animate_text
+
+_classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_animate_text)
+
+
+def register():
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)

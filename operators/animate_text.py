@@ -1,0 +1,141 @@
+import time
+
+import bpy
+
+from ..errors import EmotiveError
+from ..pipeline.text_to_animation import iter_text_animation, run_text_animation
+from ..preferences import text_model_path
+from ..rigs.arkit import ARKIT_NAMES
+from ..rigs.blender_keys import check_target, set_scene_range, take_name, write_shape_key_take
+
+# Shorter texts run at once; longer ones run modal with a progress bar and Esc to cancel.
+MODAL_WORDS = 1500
+TICK_SECONDS = 0.05
+
+
+class EMOTIVE_OT_animate_text(bpy.types.Operator):
+    """Detect the emotion of each sentence and key it on the target's shape keys as a new Action"""
+
+    bl_idname = "emotive.animate_text"
+    bl_label = "Animate from Text"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    text: bpy.props.StringProperty(
+        name="Text", options={'SKIP_SAVE'},
+        description="Text to animate (scripts); empty uses the panel's text")
+
+    _steps = None
+    _timer = None
+
+    def _inputs(self, context):
+        """Everything the run needs, validated before anything is computed or changed."""
+        settings = context.scene.emotive
+        obj = settings.target
+        check_target(obj)
+        if not obj.data.shape_keys or not any(n in obj.data.shape_keys.key_blocks for n in ARKIT_NAMES):
+            raise EmotiveError(f"'{obj.name}' has no ARKit-named shape keys (browDownLeft … tongueOut); "
+                               "use the default head or give the mesh ARKit shape keys")
+        if self.text:
+            text = self.text
+        elif settings.text_source == 'BLOCK':
+            if settings.text_block is None:
+                raise EmotiveError("no Text block chosen: pick one in the panel or switch the source to Line")
+            text = settings.text_block.as_string()
+        else:
+            text = settings.text_line
+        fps = context.scene.render.fps / context.scene.render.fps_base
+        options = dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
+                       model_path=text_model_path(context))
+        return obj, text, options
+
+    def execute(self, context):
+        try:
+            obj, text, options = self._inputs(context)
+            animation = run_text_animation(text, **options)
+            return self._apply(context, obj, text, animation)
+        except EmotiveError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+
+    def invoke(self, context, event):
+        try:
+            obj, text, options = self._inputs(context)
+        except EmotiveError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        if len(text.split()) < MODAL_WORDS or context.window is None:
+            return self.execute(context)
+        self._target, self._text = obj, text
+        self._steps = iter_text_animation(text, **options)
+        wm = context.window_manager
+        wm.progress_begin(0, 100)
+        self._timer = wm.event_timer_add(0.01, window=context.window)
+        wm.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def modal(self, context, event):
+        if event.type == 'ESC':
+            self._stop(context)
+            self.report({'WARNING'}, "Animate from Text cancelled: nothing was changed")
+            return {'CANCELLED'}
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        deadline = time.perf_counter() + TICK_SECONDS
+        try:
+            while time.perf_counter() < deadline:
+                fraction, message = next(self._steps)
+                context.window_manager.progress_update(int(fraction * 100))
+                context.workspace.status_text_set(
+                    f"Emotive: {message}… {fraction:.0%}  (Esc to cancel)")
+        except StopIteration as done:
+            self._stop(context)
+            try:
+                return self._apply(context, self._target, self._text, done.value)
+            except EmotiveError as exc:
+                self.report({'ERROR'}, str(exc))
+                return {'CANCELLED'}
+        except EmotiveError as exc:
+            self._stop(context)
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        return {'RUNNING_MODAL'}
+
+    def _stop(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace:
+            context.workspace.status_text_set(None)
+
+    def _apply(self, context, obj, text, animation):
+        channels = animation.active_channels
+        check_target(obj, channels)  # raises before anything is written
+        scene = context.scene
+        action = write_shape_key_take(obj, animation.performance.weights, channels,
+                                      name=take_name(text), frame_start=scene.frame_start)
+        set_scene_range(scene, scene.frame_start, len(animation.performance.frames))
+        store_results(scene, animation)
+        for warning in animation.timeline.warnings:
+            self.report({'WARNING'}, warning)
+        segments = animation.timeline.segments
+        emotions = ", ".join(s.emotion for s in segments[:6]) + ("…" if len(segments) > 6 else "")
+        self.report({'INFO'}, f"'{action.name}': {len(segments)} segment(s) on '{obj.name}', "
+                              f"frames {scene.frame_start}–{scene.frame_end} ({emotions})")
+        return {'FINISHED'}
+
+
+def store_results(scene, animation):
+    """Per-segment results for the panel's list; kept in the scene so undo and saving follow."""
+    results = scene.emotive.results
+    results.clear()
+    fps = animation.performance.fps
+    for seg in animation.timeline.segments:
+        item = results.add()
+        item.text = seg.text[:1000]
+        item.emotion = seg.emotion
+        item.confidence = float(max(seg.ekman))
+        item.start_frame = scene.frame_start + int(round(seg.start * fps))
+        item.end_frame = scene.frame_start + int(round(seg.end * fps))
+        item.warning = seg.warning or ""

@@ -1,0 +1,53 @@
+import bpy
+
+
+class EMOTIVE_UL_results(bpy.types.UIList):
+    """One row per animated segment: frames, detected emotion, text."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0):
+        row = layout.row(align=True)
+        row.label(text=f"{item.start_frame}–{item.end_frame}")
+        row.label(text=f"{item.emotion} {item.confidence:.0%}",
+                  icon='ERROR' if item.warning else 'NONE')
+        row.label(text=item.text)
+
+
+class EMOTIVE_PT_text(bpy.types.Panel):
+    bl_label = "Text to Face"
+    bl_idname = "EMOTIVE_PT_text"
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "Emotive"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.emotive
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+
+        row = layout.row(align=True)
+        row.prop(settings, "target")
+        layout.operator("emotive.add_default_head", icon='USER')
+
+        col = layout.column()
+        col.prop(settings, "text_source", expand=True)
+        if settings.text_source == 'BLOCK':
+            col.prop(settings, "text_block")
+        else:
+            col.prop(settings, "text_line", text="")
+
+        col = layout.column(align=True)
+        col.prop(settings, "wpm")
+        col.prop(settings, "intensity", slider=True)
+        col.prop(settings, "seed")
+        render = context.scene.render
+        col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
+
+        layout.operator("emotive.animate_text", icon='PLAY')
+
+        if settings.results:
+            layout.label(text="Detected emotions")
+            layout.template_list("EMOTIVE_UL_results", "", settings, "results", settings, "results_index", rows=4)
+            active = settings.results[settings.results_index] if settings.results_index < len(settings.results) else None
+            if active and active.warning:
+                layout.label(text=active.warning, icon='ERROR')

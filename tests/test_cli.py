@@ -1,0 +1,111 @@
+"""The headless path as a pipeline runs it: a subprocess, files on disk, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = "I am so happy to see you again! But why did you lie to me? That makes me furious."
+
+
+def emotive(*args, cwd=None, via_cli_py=False):
+    cmd = ([sys.executable, str(ROOT / "cli.py"), "--"] if via_cli_py else [sys.executable, "-m", "emotive"])
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli")
+    proc = emotive("text", "--text", TEXT, "--out", str(out / "take.blend"), "--report", str(out / "report.json"),
+                   "--render", str(out / "sheet.png"), "--fps", "24", "--wpm", "150")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_writes_blend_report_and_sheet(run):
+    out, proc = run
+    assert (out / "take.blend").stat().st_size > 100_000
+    sheet = (out / "sheet.png").read_bytes()
+    assert sheet[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads((out / "report.json").read_text())
+    segs = report["segments"]
+    assert [s["emotion"] for s in segs] == ["joy", "surprise", "anger"] or [s["emotion"] for s in segs][0] == "joy"
+    assert segs[-1]["emotion"] == "anger"
+    for s in segs:
+        assert set(s) >= {"text", "start_frame", "end_frame", "emotion", "labels", "shape_keys"}
+        assert s["start_frame"] < s["end_frame"]
+        assert 0 < s["labels"][0]["probability"] <= 1
+    assert [s["start_frame"] for s in segs] == sorted(s["start_frame"] for s in segs)
+    assert "mouthSmileLeft" in report["keyed_shape_keys"] and report["fps"] == 24
+    assert "%" in proc.stderr  # progress is shown
+
+
+def test_blend_holds_the_take(run):
+    out, _ = run
+    code = ("import bpy, sys; bpy.ops.wm.open_mainfile(filepath=sys.argv[1]);"
+            "s=bpy.context.scene; o=bpy.data.objects['Emotive Head'];"
+            "a=o.data.shape_keys.animation_data.action;"
+            "print(a.name, s.render.fps, s.frame_start, s.frame_end, len(a.layers[0].strips[0].channelbags[0].fcurves))")
+    proc = subprocess.run([sys.executable, "-c", code, str(out / "take.blend")], capture_output=True, text=True)
+    name, fps, start, end, curves = proc.stdout.split()[-5:]
+    assert proc.stdout.startswith("Emotive: I am so happy")
+    assert (int(fps), int(start)) == (24, 1) and int(end) > 24 * 3 and int(curves) >= 10
+
+
+def test_cli_py_runs_the_same_pipeline(tmp_path):
+    proc = emotive("text", "--text", "What a lovely surprise!", "--out", str(tmp_path / "a.blend"),
+                   "--report", str(tmp_path / "r.json"), via_cli_py=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["segments"]
+
+
+def test_mp4_preview(tmp_path):
+    proc = emotive("text", "--text", "Hello there.", "--out", str(tmp_path / "a.blend"),
+                   "--render", str(tmp_path / "p.mp4"))
+    assert proc.returncode == 0, proc.stderr
+    data = (tmp_path / "p.mp4").read_bytes()
+    assert b"ftyp" in data[:16] and len(data) > 1000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--text", "  "], "text is empty"),
+    (["--text-file", "/nonexistent/words.txt"], "text file not found"),
+    (["--text", "Hi.", "--head", "/nonexistent/face.blend:Face"], "head file not found"),
+    (["--text", "Hi.", "--head", "face.obj"], "FILE.blend:OBJECT"),
+    (["--text", "Hi.", "--wpm", "nan"], "reading rate"),
+    (["--text", "Hi.", "--render", "{tmp}/x.gif"], "must end in .png or .mp4"),
+])
+def test_bad_input_exits_non_zero_with_a_message(tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    proc = emotive("text", *args, "--out", str(tmp_path / "o.blend"))
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not (tmp_path / "o.blend").exists()
+
+
+def test_unwritable_output(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # even root cannot create a folder under a file
+    proc = emotive("text", "--text", "Hi.", "--out", str(blocker / "sub" / "o.blend"))
+    assert proc.returncode == 2 and "--out" in proc.stderr
+
+
+def test_binary_text_file(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00\x81garbage")
+    proc = emotive("text", "--text-file", str(bad), "--out", str(tmp_path / "o.blend"))
+    assert proc.returncode == 2 and "not UTF-8" in proc.stderr
+
+
+def test_head_from_a_users_file(tmp_path):
+    first = emotive("text", "--text", "Hello.", "--out", str(tmp_path / "mine.blend"))
+    assert first.returncode == 0, first.stderr
+    proc = emotive("text", "--text", "I am so angry!", "--head", f"{tmp_path / 'mine.blend'}:Emotive Head",
+                   "--out", str(tmp_path / "again.blend"), "--report", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    missing = emotive("text", "--text", "Hi.", "--head", f"{tmp_path / 'mine.blend'}:Nobody",
+                      "--out", str(tmp_path / "x.blend"))
+    assert missing.returncode == 2 and "no object 'Nobody'" in missing.stderr and "Emotive Head" in missing.stderr
