@@ -1,0 +1,119 @@
+"""Shape-key weights from landmark displacements (rigs/retarget.py)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from emotive.rigs import landmarks as lm
+from emotive.rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
+from emotive.rigs.head_mesh import load_default_head
+from emotive.rigs.landmark_binding import Binding
+from emotive.rigs.retarget import ShapeKeySolver, signatures_from_shape_keys
+
+JSON = lm.__file__.replace("landmarks.py", "data/default_head_landmarks.json")
+# Keys the 70 landmarks barely see (or not at all): excluded from the accuracy goals.
+HARD = ("tongueOut", "cheekPuff")
+
+
+@pytest.fixture(scope="module")
+def signatures():
+    with open(JSON) as f:
+        binding = Binding.from_dict(json.load(f)["canonical70"])
+    head = load_default_head()
+    return signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
+
+
+def sparse_weights(n, k, rng, active=(3, 8)):
+    w = np.zeros((n, k))
+    for f in range(n):
+        m = rng.integers(active[0], active[1] + 1)
+        w[f, rng.choice(k, m, replace=False)] = rng.uniform(0.1, 1.0, m)
+    return w
+
+
+def test_signatures_are_the_binding_of_the_deltas(signatures):
+    with open(JSON) as f:
+        binding = Binding.from_dict(json.load(f)["canonical70"])
+    head = load_default_head()
+    base = head.vertices.astype(np.float64)
+    k = ARKIT_INDEX["jawOpen"]
+    direct = binding.evaluate(base + head.shape_keys["jawOpen"]) - binding.evaluate(base)
+    assert np.allclose(signatures[k], direct, atol=1e-9)
+    stacked = np.stack([head.shape_keys[n] for n in ARKIT_NAMES])
+    assert np.allclose(signatures_from_shape_keys(binding, base, stacked), signatures)
+
+
+def test_exact_recovery_well_conditioned():
+    rng = np.random.default_rng(0)
+    sig = rng.normal(size=(10, 30, 3)) * 0.01
+    w = rng.uniform(0.0, 1.0, (200, 10))
+    w[w < 0.4] = 0.0  # many keys on the lower bound
+    solver = ShapeKeySolver(sig, regularisation=0.0)
+    got = solver.solve(np.einsum("fk,kld->fld", w, sig))
+    assert np.abs(got - w).max() < 1e-5
+    assert solver.residual_mm(np.einsum("fk,kld->fld", w, sig), got).max() < 1e-3
+
+
+def test_bounds_hold_and_kkt(signatures):
+    rng = np.random.default_rng(1)
+    disp = rng.normal(size=(300, 70, 3)) * 0.005  # not expressible: many keys hit bounds
+    solver = ShapeKeySolver(signatures, lower=-0.2, upper=0.7)
+    w = solver.solve(disp)
+    assert w.min() >= -0.2 and w.max() <= 0.7
+    # optimality: no feasible descent (projected gradient in weight units ~ 0)
+    b = disp.reshape(300, -1) @ solver.A
+    g = w @ solver.H - b
+    step = w - np.clip(w - g / np.diag(solver.H), -0.2, 0.7)
+    assert np.abs(step).max() < 1e-4
+
+
+def test_regularisation_keeps_unobservable_keys_at_zero(signatures):
+    assert np.abs(signatures[ARKIT_INDEX["tongueOut"]]).max() == 0.0
+    rng = np.random.default_rng(2)
+    w = sparse_weights(100, 52, rng)
+    w[:, ARKIT_INDEX["tongueOut"]] = 0.7  # invisible: cannot be recovered, must not blow up
+    solver = ShapeKeySolver(signatures)
+    got = solver.solve(np.einsum("fk,kld->fld", w, signatures))
+    assert np.abs(got[:, ARKIT_INDEX["tongueOut"]]).max() < 1e-9
+    assert solver.condition_number == np.inf
+
+
+def test_smoothness_reduces_jitter(signatures):
+    f = 120
+    t = np.linspace(0, 1, f)
+    w = np.zeros((f, 52))
+    w[:, ARKIT_INDEX["jawOpen"]] = 0.5 + 0.4 * np.sin(6 * t)
+    w[:, ARKIT_INDEX["mouthSmileLeft"]] = 0.3 + 0.3 * np.cos(4 * t)
+    noisy = np.einsum("fk,kld->fld", w, signatures)
+    noisy += np.random.default_rng(3).normal(size=noisy.shape) * 0.001
+    rough = ShapeKeySolver(signatures).solve(noisy)
+    smooth = ShapeKeySolver(signatures, smoothness=1.0).solve(noisy)
+    jitter = lambda x: np.abs(np.diff(x, 2, axis=0)).mean()
+    assert jitter(smooth) < 0.2 * jitter(rough)
+    assert np.abs(smooth - w).mean() < np.abs(rough - w).mean()
+    assert smooth.min() >= 0.0 and smooth.max() <= 1.0
+
+
+def test_round_trip_default_head(signatures):
+    rng = np.random.default_rng(4)
+    w = sparse_weights(500, 52, rng)
+    disp = np.einsum("fk,kld->fld", w, signatures)
+    solver = ShapeKeySolver(signatures)
+    got = solver.solve(disp)
+    keep = [i for i, n in enumerate(ARKIT_NAMES) if n not in HARD]
+    assert np.abs(got - w)[:, keep].mean() <= 0.03
+    assert np.sqrt((solver.residual_mm(disp, got) ** 2).mean()) <= 0.3
+
+
+def test_input_errors(signatures):
+    solver = ShapeKeySolver(signatures)
+    with pytest.raises(ValueError, match=r"expected \(F, 70, 3\)"):
+        solver.solve(np.zeros((5, 68, 3)))
+    bad = np.zeros((4, 70, 3))
+    bad[2, 5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf in 1 frame\(s\), first \[2\]"):
+        solver.solve(bad)
+    with pytest.raises(ValueError, match="signatures"):
+        ShapeKeySolver(np.zeros((52, 70)))
+    assert solver.solve(np.zeros((70, 3))).shape == (1, 52)
