@@ -26,7 +26,7 @@ test: venv
 	$(PY) -m pytest tests
 
 bench: venv
-	$(PY) bench/bench_text.py
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 train-text: venv
 	$(PY) -m emotive.ml.train_text

@@ -109,3 +109,21 @@ def test_head_from_a_users_file(tmp_path):
     missing = emotive("text", "--text", "Hi.", "--head", f"{tmp_path / 'mine.blend'}:Nobody",
                       "--out", str(tmp_path / "x.blend"))
     assert missing.returncode == 2 and "no object 'Nobody'" in missing.stderr and "Emotive Head" in missing.stderr
+
+
+def test_fifty_thousand_words_work_with_progress(tmp_path):
+    sentences = ["I am so happy to see you again!", "Why did you lie to me?", "That makes me furious.",
+                 "The meeting starts at nine in the morning.", "I miss her terribly.", "What a surprise!"]
+    words = []
+    while len(words) < 50_000:
+        words.extend(sentences[len(words) % len(sentences)].split())
+    script = tmp_path / "novel.txt"
+    script.write_text(" ".join(words))
+    proc = emotive("text", "--text-file", str(script), "--out", str(tmp_path / "novel.blend"),
+                   "--report", str(tmp_path / "novel.json"))
+    assert proc.returncode == 0, proc.stderr
+    progress = [line for line in proc.stderr.splitlines() if line.endswith("%")]
+    assert len(progress) >= 5 and progress[-1].endswith("100%")
+    report = json.loads((tmp_path / "novel.json").read_text())
+    assert len(report["segments"]) > 5_000
+    assert report["frame_end"] > 30 * 60 * 60  # hours of dialogue at 160 wpm

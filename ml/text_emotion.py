@@ -1,0 +1,159 @@
+"""Text -> GoEmotions probabilities with the shipped LSTM, in pure numpy (Blender has no torch).
+
+The weights file is safetensors (tensors + JSON metadata, no code execution on load), written by
+ml/train_text.py; tensor names are those of its torch module so the two can be checked against
+each other.
+"""
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import labels as L
+from .tokenizer import lookup, tokenize, tokenize_with_kinds
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "text_emotion.safetensors"
+FORMAT = "emotive-text-emotion/1"
+
+
+def _sigmoid(x):
+    return 0.5 * np.tanh(0.5 * x) + 0.5      # no overflow warnings, one ufunc
+
+
+def _mm(a, b):
+    # A few rows: einsum's own loop. OpenBLAS would go multi-threaded on a 1x128 @ 128x512
+    # product and, on a busy CPU, spend ~1 ms per call synchronising its threads.
+    return a @ b if len(a) >= 16 else np.einsum("ij,jk->ik", a, b)
+
+
+def _lstm(xp, active, w_hh, hidden, out=None):
+    """One LSTM layer over time-major pre-projected input xp (T, B, 4H), gates reordered i,f,o,g.
+
+    Rows are sorted by length, longest first, so at step t only the first active[t] rows are
+    still inside their sentence: shorter ones simply stop updating, which is exact masking and
+    leaves h at each sentence's last real token.
+    """
+    batch = xp.shape[1]
+    h = np.zeros((batch, hidden), np.float32)
+    c = np.zeros((batch, hidden), np.float32)
+    for t, n in enumerate(active):
+        g = xp[t, :n] + _mm(h[:n], w_hh)
+        s = _sigmoid(g[:, :3 * hidden])
+        c[:n] = s[:, hidden:2 * hidden] * c[:n] + s[:, :hidden] * np.tanh(g[:, 3 * hidden:])
+        h[:n] = s[:, 2 * hidden:] * np.tanh(c[:n])
+        if out is not None:
+            out[t, :n] = h[:n]
+    return h
+
+
+class TextEmotionModel:
+    def __init__(self, tensors, vocab, labels, config, path):
+        self.path = path
+        self.labels = tuple(labels)
+        self.config = config
+        self.vocab = vocab
+        self.index = {w: i for i, w in enumerate(vocab)}
+        self.hidden = int(config["hidden"])
+        self.layers = int(config["layers"])
+        self.max_len = int(config["max_len"])
+        self.n_trained = int(config.get("n_trained_vocab", len(vocab)))
+        self.embedding = tensors["embedding.weight"]      # float16 (V, D); cast per batch
+        H = self.hidden
+        # torch gate order is i,f,g,o; put the three sigmoid gates first (one call for them).
+        perm = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
+        self.w_ih, self.w_hh, self.b = [], [], []
+        for k in range(self.layers):
+            self.w_ih.append(np.ascontiguousarray(tensors[f"lstm.weight_ih_l{k}"][perm].T, np.float32))
+            self.w_hh.append(np.ascontiguousarray(tensors[f"lstm.weight_hh_l{k}"][perm].T, np.float32))
+            self.b.append((tensors[f"lstm.bias_ih_l{k}"] + tensors[f"lstm.bias_hh_l{k}"])[perm]
+                          .astype(np.float32))
+        self.fc_w = np.ascontiguousarray(tensors["fc.weight"].T, np.float32)
+        self.fc_b = tensors["fc.bias"].astype(np.float32)
+        self._ekman = L.ekman_matrix()
+
+    @classmethod
+    def load(cls, path=None):
+        """Load weights (default: the shipped file). Raises FileNotFoundError / ValueError."""
+        path = Path(path) if path is not None else DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise FileNotFoundError(f"text-emotion weights not found: {path}")
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as e:   # safetensors raises its own error types for bad headers
+            raise ValueError(f"{path}: not a readable safetensors file ({e})") from e
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: not an Emotive text-emotion weights file "
+                             f"(format {meta.get('format')!r}, expected {FORMAT!r})")
+        try:
+            vocab = json.loads(meta["vocab"])
+            labels = json.loads(meta["labels"])
+            config = json.loads(meta["config"])
+            model = cls(tensors, vocab, labels, config, path)
+        except (KeyError, ValueError, IndexError) as e:
+            raise ValueError(f"{path}: incomplete or inconsistent text-emotion weights ({e!r})") from e
+        if model.labels != L.GOEMOTIONS or len(vocab) != model.embedding.shape[0] \
+                or model.fc_b.shape != (len(L.GOEMOTIONS),):
+            raise ValueError(f"{path}: labels, vocabulary or shapes do not match this add-on")
+        return model
+
+    def encode(self, sentence: str) -> list[int]:
+        """Vocabulary ids (unknown words -> 0, whose embedding is zero), at least one."""
+        ids = []
+        for t in tokenize(sentence):
+            ids.extend(lookup(t, self.index) or [0])
+        return ids[:self.max_len] or [0]
+
+    def _forward(self, ids: list[list[int]]) -> np.ndarray:
+        """Logits for id lists sorted longest first."""
+        lengths = np.array([len(x) for x in ids])
+        T, B = int(lengths[0]), len(ids)
+        x = np.zeros((T, B), np.int64)
+        for r, seq in enumerate(ids):
+            x[:len(seq), r] = seq
+        active = (lengths[None, :] > np.arange(T)[:, None]).sum(1)
+        inp = self.embedding[x].astype(np.float32)                    # (T, B, D)
+        for k in range(self.layers):
+            xp = (_mm(inp.reshape(T * B, -1), self.w_ih[k]) + self.b[k]).reshape(T, B, -1)
+            last = k == self.layers - 1
+            out = None if last else np.zeros((T, B, self.hidden), np.float32)
+            h = _lstm(xp, active, self.w_hh[k], self.hidden, out)
+            inp = out
+        return _mm(h, self.fc_w) + self.fc_b
+
+    def predict(self, sentences: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """(N, 28) float32 probabilities over self.labels; rows sum to 1."""
+        ids = [self.encode(s) for s in sentences]
+        out = np.zeros((len(ids), len(self.labels)), np.float32)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))   # little padding per batch
+        for k in range(0, len(order), batch_size):
+            chunk = order[k:k + batch_size]
+            logits = self._forward([ids[i] for i in chunk])
+            e = np.exp(logits - logits.max(1, keepdims=True))
+            out[chunk] = e / e.sum(1, keepdims=True)
+        return out
+
+    def ekman(self, probs: np.ndarray) -> np.ndarray:
+        """(N, 28) -> (N, 7) probabilities over ml.labels.EKMAN (sums of each group)."""
+        return np.asarray(probs, np.float32) @ self._ekman
+
+    def known_fraction(self, sentence: str) -> float:
+        """Share of word tokens (not punctuation or emoji) the model knows; 0.0 if none.
+
+        "Known" = in the part of the vocabulary seen in training (ids < n_trained): the GloVe
+        filler words also hold common German/French/Spanish words ("der", "über"), which would
+        make foreign text look English.
+        """
+        words = [t for t, kind in tokenize_with_kinds(sentence) if kind == "word"]
+        if not words:
+            return 0.0
+        known = 0
+        for t in words:
+            ids = lookup(t, self.index)
+            known += bool(ids) and max(ids) < self.n_trained
+        return known / len(words)

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from emotive.ml import labels as L
+from emotive.ml.text_emotion import DEFAULT_WEIGHTS, TextEmotionModel
+
+SENTENCES = [
+    "I am so happy, this is wonderful!",
+    "I am furious, this makes me so angry!",
+    "I feel so sad and lonely, I miss her so much.",
+    "I am terrified, I am so scared of what will happen.",
+    "ok",
+    "",
+    "\U0001F602\U0001F602",
+    "Der Hund läuft schnell über die Straße",
+    "This is a much longer sentence about nothing in particular that goes on and on, "
+    "with commas, numbers like 12,345 and words like qwzxvb that nobody knows.",
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip(f"shipped weights absent ({DEFAULT_WEIGHTS}); run `make train-text`")
+    return TextEmotionModel.load()
+
+
+def test_predict_shapes_and_normalisation(model):
+    p = model.predict(SENTENCES, batch_size=4)
+    assert p.shape == (len(SENTENCES), 28) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+    assert model.labels == L.GOEMOTIONS
+    assert model.predict([]).shape == (0, 28)
+    e = model.ekman(p)
+    assert e.shape == (len(SENTENCES), 7)
+    np.testing.assert_allclose(e.sum(1), 1.0, atol=1e-5)
+    # Batch composition must not change a sentence's result (padding is masked).
+    np.testing.assert_allclose(model.predict(SENTENCES[:1]), p[:1], atol=1e-6)
+
+
+@pytest.mark.parametrize("sentence,emotion", list(zip(SENTENCES[:4], ["joy", "anger", "sadness", "fear"])))
+def test_plain_sentences_get_their_ekman_emotion(model, sentence, emotion):
+    e = model.ekman(model.predict([sentence]))[0]
+    assert L.EKMAN[int(e.argmax())] == emotion, dict(zip(L.EKMAN, e.round(3)))
+
+
+def test_known_fraction(model):
+    assert model.known_fraction("I am so happy, this is wonderful!") > 0.9
+    assert model.known_fraction("Der Hund läuft schnell über die Straße") < 0.5
+    assert model.known_fraction("\U0001F600\U0001F602\u2764\ufe0f") == 0.0
+    assert model.known_fraction("!!! ...") == 0.0
+
+
+def test_numpy_matches_torch(model):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    from emotive.ml.train_text import TextLSTM, predict_proba
+
+    net = TextLSTM(len(model.vocab), len(model.labels))
+    net.load_state_dict({k: v.float() for k, v in load_file(str(model.path)).items()})
+    with torch.no_grad():
+        expected = predict_proba(net, [model.encode(s) for s in SENTENCES])
+    np.testing.assert_allclose(model.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.safetensors"):
+        TextEmotionModel.load(tmp_path / "nothere.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        TextEmotionModel.load(bad)
+    from safetensors.numpy import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"x": np.zeros(3, np.float32)}, str(other))
+    with pytest.raises(ValueError, match="not an Emotive text-emotion weights file"):
+        TextEmotionModel.load(other)
+
+
+def test_training_loop_smoke():
+    """Two epochs on 20 sentences with a toy vocabulary: the loop runs and loss goes down."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import TextLSTM, encode, fit, setup_determinism, soft_targets
+    from emotive.ml.tokenizer import tokenize
+
+    texts = ["i am happy", "so sad today", "this is great !", "i hate this"] * 5
+    toks = [tokenize(t) for t in texts]
+    index = {w: i + 1 for i, w in enumerate(sorted({w for t in toks for w in t}))}
+    y = soft_targets([[17], [25], [17, 13], [2]] * 5, 28)
+    setup_determinism(0)
+    net = TextLSTM(len(index) + 1, 28)
+    hist = fit(net, encode(toks, index), y, epochs=2, seed=0, batch=8, log=lambda s: None)
+    assert len(hist) == 2 and hist[1]["loss"] < hist[0]["loss"]
+    torch.use_deterministic_algorithms(False)
