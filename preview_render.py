@@ -25,8 +25,8 @@ def ensure_camera_and_light(scene, obj) -> None:
     if scene.camera is None:
         cam = bpy.data.objects.new("Emotive Camera", bpy.data.cameras.new("Emotive Camera"))
         cam.data.lens = 85
-        # 85 mm on a 36 mm sensor sees ~0.42 of the distance: fit the head with a margin.
-        cam.location = (centre.x, low.y - 3.0 * size, centre.z)
+        # 85 mm on a 36 mm sensor sees ~0.42 of the distance: the face fills most of the frame.
+        cam.location = (centre.x, low.y - 2.2 * size, centre.z + 0.08 * size)
         cam.rotation_euler = (np.pi / 2, 0.0, 0.0)
         scene.collection.objects.link(cam)
         scene.camera = cam
@@ -55,7 +55,7 @@ def _configure(scene, engine: str, size: int) -> None:
 
 
 def render_contact_sheet(scene, frames: list[int], path: str | Path, *, engine: str = "workbench",
-                         size: int = 256, columns: int = 4) -> Path:
+                         size: int = 320, columns: int = 4) -> Path:
     """Render each frame as a tile of a grid PNG (row-major, in the order given)."""
     _configure(scene, engine, size)
     tiles = []

@@ -33,8 +33,8 @@ def check_target(obj, needed: list[str] | None = None) -> None:
         return
     missing = [name for name in needed if name not in have]
     if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        raise EmotiveError(f"'{obj.name}' lacks {len(missing)} shape key(s) the animation needs: {shown}")
+        raise EmotiveError(f"'{obj.name}' lacks {len(missing)} shape key(s) the animation needs: "
+                           f"{', '.join(missing)}")
     if key.animation_data:
         driven = {d.data_path for d in key.animation_data.drivers}
         clash = [n for n in needed if f'key_blocks["{n}"].value' in driven]
