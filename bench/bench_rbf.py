@@ -8,17 +8,14 @@ Meshes: the default head (4.8k vertices) and jittered copies of its vertices (10
 Run: .venv/bin/python bench/bench_rbf.py   (timings on a shared machine are noisy: best/median)
 """
 
-import json
 import statistics
 import time
 import tracemalloc
 
 import numpy as np
 
-from emotive.rigs import landmarks as lm
 from emotive.rigs.arkit import ARKIT_NAMES
-from emotive.rigs.head_mesh import load_default_head
-from emotive.rigs.landmark_binding import Binding
+from emotive.rigs.head_mesh import default_head_binding, load_default_head
 from emotive.rigs.rbf import RBFWarp, naive_rbf_deform
 
 
@@ -38,8 +35,7 @@ def cloud(verts, n, rng):
 
 
 def main():
-    with open(lm.__file__.replace("landmarks.py", "data/default_head_landmarks.json")) as f:
-        binding = Binding.from_dict(json.load(f)["canonical70"])
+    binding = default_head_binding()
     head = load_default_head()
     verts = head.vertices.astype(np.float64)
     rest = binding.evaluate(verts)

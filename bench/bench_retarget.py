@@ -9,17 +9,14 @@ Random sparse ARKit weight vectors (3-8 active keys of 52, values U(0.1, 1), see
 Run: .venv/bin/python bench/bench_retarget.py   (shared machine: best and median of 5)
 """
 
-import json
 import statistics
 import time
 
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from emotive.rigs import landmarks as lm
 from emotive.rigs.arkit import ARKIT_NAMES
-from emotive.rigs.head_mesh import load_default_head
-from emotive.rigs.landmark_binding import Binding
+from emotive.rigs.head_mesh import default_head_binding, load_default_head
 from emotive.rigs.retarget import ShapeKeySolver, signatures_from_shape_keys
 
 FRAMES = 5000
@@ -60,8 +57,7 @@ def conditioning(solver):
 
 
 def main():
-    with open(lm.__file__.replace("landmarks.py", "data/default_head_landmarks.json")) as f:
-        binding = Binding.from_dict(json.load(f)["canonical70"])
+    binding = default_head_binding()
     head = load_default_head()
     sig = signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
     solver = ShapeKeySolver(sig)

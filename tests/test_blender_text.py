@@ -167,8 +167,6 @@ def test_text_block_source(head):
 
 
 def test_disable_leaves_blender_clean(addon):
-    import addon_utils  # noqa: F401  (Blender's own module, present in the bpy wheel)
-
     bpy.ops.preferences.addon_disable(module="bl_ext.user_default.emotive")
     try:
         assert not hasattr(bpy.types.Scene, "emotive")

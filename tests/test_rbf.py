@@ -1,23 +1,18 @@
 """RBF landmark -> mesh deformation (rigs/rbf.py) on the default head and synthetic points."""
 
-import json
 
 import numpy as np
 import pytest
 
-from emotive.rigs import landmarks as lm
 from emotive.rigs.arkit import ARKIT_NAMES
-from emotive.rigs.head_mesh import load_default_head
-from emotive.rigs.landmark_binding import Binding
+from emotive.rigs.head_mesh import default_head_binding, load_default_head
 from emotive.rigs.rbf import RBFWarp, naive_rbf_deform
 
-JSON = lm.__file__.replace("landmarks.py", "data/default_head_landmarks.json")
 
 
 @pytest.fixture(scope="module")
 def head():
-    with open(JSON) as f:
-        binding = Binding.from_dict(json.load(f)["canonical70"])
+    binding = default_head_binding()
     mesh = load_default_head()
     verts = mesh.vertices.astype(np.float64)
     rest = binding.evaluate(verts)

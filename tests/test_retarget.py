@@ -1,25 +1,20 @@
 """Shape-key weights from landmark displacements (rigs/retarget.py)."""
 
-import json
 
 import numpy as np
 import pytest
 
-from emotive.rigs import landmarks as lm
 from emotive.rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
-from emotive.rigs.head_mesh import load_default_head
-from emotive.rigs.landmark_binding import Binding
+from emotive.rigs.head_mesh import default_head_binding, load_default_head
 from emotive.rigs.retarget import ShapeKeySolver, signatures_from_shape_keys
 
-JSON = lm.__file__.replace("landmarks.py", "data/default_head_landmarks.json")
 # Keys the 70 landmarks barely see (or not at all): excluded from the accuracy goals.
 HARD = ("tongueOut", "cheekPuff")
 
 
 @pytest.fixture(scope="module")
 def signatures():
-    with open(JSON) as f:
-        binding = Binding.from_dict(json.load(f)["canonical70"])
+    binding = default_head_binding()
     head = load_default_head()
     return signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
 
@@ -33,8 +28,7 @@ def sparse_weights(n, k, rng, active=(3, 8)):
 
 
 def test_signatures_are_the_binding_of_the_deltas(signatures):
-    with open(JSON) as f:
-        binding = Binding.from_dict(json.load(f)["canonical70"])
+    binding = default_head_binding()
     head = load_default_head()
     base = head.vertices.astype(np.float64)
     k = ARKIT_INDEX["jawOpen"]
