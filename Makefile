@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SITE    = $(VENV)/lib/python3.11/site-packages
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: venv demo test bench train-text eval-text extension clean
+.PHONY: venv demo test bench train-text eval-text train-expressions eval-expressions extension clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,12 @@ train-text: venv
 
 eval-text: venv
 	$(PY) -m emotive.ml.evaluate_text
+
+train-expressions: venv
+	$(PY) -m emotive.ml.train_expressions
+
+eval-expressions: venv
+	$(PY) -m emotive.ml.evaluate_expressions
 
 extension: venv
 	$(PY) scripts/build_extension.py

@@ -13,14 +13,35 @@ class EmotivePreferences(bpy.types.AddonPreferences):
         subtype='FILE_PATH',
     )
 
+    expression_model_path: bpy.props.StringProperty(
+        name="Expression Model",
+        description="A .safetensors expression LSTM trained with `make train-expressions`; "
+                    "empty uses the model shipped with Emotive",
+        subtype='FILE_PATH',
+    )
+
     def draw(self, context):
         self.layout.prop(self, "text_model_path")
+        self.layout.prop(self, "expression_model_path")
+
+
+def addon_preferences(context):
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon else None
+
+
+def _path(context, name: str) -> str | None:
+    prefs = addon_preferences(context)
+    path = getattr(prefs, name) if prefs else ""
+    return bpy.path.abspath(path) if path else None
 
 
 def text_model_path(context) -> str | None:
-    addon = context.preferences.addons.get(__package__)
-    path = addon.preferences.text_model_path if addon else ""
-    return bpy.path.abspath(path) if path else None
+    return _path(context, "text_model_path")
+
+
+def expression_model_path(context) -> str | None:
+    return _path(context, "expression_model_path")
 
 
 def register():

@@ -4,8 +4,9 @@ import bpy
 
 from .add_head import EMOTIVE_OT_add_default_head
 from .animate_text import EMOTIVE_OT_animate_text
+from .train_expressions import EMOTIVE_OT_train_expressions
 
-_classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_animate_text)
+_classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_animate_text, EMOTIVE_OT_train_expressions)
 
 
 def register():

@@ -4,7 +4,7 @@ import bpy
 
 from ..errors import EmotiveError
 from ..pipeline.text_to_animation import iter_text_animation, run_text_animation
-from ..preferences import text_model_path
+from ..preferences import expression_model_path, text_model_path
 from ..rigs.arkit import ARKIT_NAMES
 from ..rigs.blender_keys import check_target, set_scene_range, take_name, write_shape_key_take
 
@@ -45,7 +45,8 @@ class EMOTIVE_OT_animate_text(bpy.types.Operator):
             text = settings.text_line
         fps = context.scene.render.fps / context.scene.render.fps_base
         options = dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
-                       model_path=text_model_path(context))
+                       model_path=text_model_path(context), motion=settings.motion,
+                       expression_model_path=expression_model_path(context))
         return obj, text, options
 
     def execute(self, context):
@@ -63,7 +64,7 @@ class EMOTIVE_OT_animate_text(bpy.types.Operator):
         except EmotiveError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
-        if len(text.split()) < MODAL_WORDS or context.window is None:
+        if len(text.split()) < MODAL_WORDS or bpy.app.background or context.window is None:
             return self.execute(context)
         self._target, self._text = obj, text
         self._steps = iter_text_animation(text, **options)

@@ -39,11 +39,13 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(settings, "wpm")
         col.prop(settings, "intensity", slider=True)
+        col.prop(settings, "motion")
         col.prop(settings, "seed")
         render = context.scene.render
         col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
 
         layout.operator("emotive.animate_text", icon='PLAY')
+        layout.operator("emotive.train_expressions", icon='FILE_REFRESH')
 
         if settings.results:
             layout.label(text="Detected emotions")

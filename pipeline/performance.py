@@ -176,10 +176,22 @@ def envelope_performance(timeline, fps: float = 30, intensity: float = 1.0, seed
         expression_weights(np.zeros(28), intensity)  # still validates intensity
     w = _envelope(times, *_control_points(timeline), table)
 
+    add_life(w, rng, fps)
+    return Performance(fps=fps, frames=frames, weights=w)
+
+
+def add_life(w: np.ndarray, rng, fps: float) -> np.ndarray:
+    """In place on (F, 52) expression weights: idle drift and blinks, clipped to [0, 1], with the
+    first and last frames exactly neutral. Shared by every motion engine so takes feel alike."""
+    n_frames = len(w)
     if n_frames > 2:
+        times = np.arange(n_frames) / fps
+        duration = (n_frames - 1) / fps
         _add_idle(w, rng, times, duration)
         np.clip(w, 0.0, 1.0, out=w)
         _add_blinks(w, rng, fps, duration)
+    else:
+        np.clip(w, 0.0, 1.0, out=w)
     w[0] = 0.0
     w[-1] = 0.0
-    return Performance(fps=fps, frames=frames, weights=w)
+    return w

@@ -22,6 +22,9 @@ from .timeline import EmotionTimeline, iter_build_timeline
 
 # Words beyond this are refused outright: a safety valve, far above any script a user animates.
 MAX_WORDS = 200_000
+# How the timeline becomes motion: generated landmark performances (the expression LSTM,
+# retargeted) or hand-shaped onset/apex/offset envelopes over the FACS table.
+MOTIONS = ("landmark", "envelope")
 
 
 @dataclass
@@ -66,23 +69,39 @@ def check_rate(fps: float, wpm: float, intensity: float) -> None:
 
 
 def iter_text_animation(text: str, *, fps: float = 30, wpm: float = 160, intensity: float = 1.0,
-                        seed: int = 0, timings=None, model_path: str | None = None):
+                        seed: int = 0, timings=None, model_path: str | None = None,
+                        motion: str = "landmark", expression_model_path: str | None = None):
     """Yield (fraction, message) while working; return a TextAnimation."""
     check_text(text)
     check_rate(fps, wpm, intensity)
+    if motion not in MOTIONS:
+        raise EmotiveError(f"unknown motion {motion!r}; use one of {', '.join(MOTIONS)}")
     yield 0.0, "loading the emotion model"
     classifier = load_classifier(model_path)
     steps = iter_build_timeline(text, classifier, wpm=wpm, timings=timings)
     try:
         while True:
             fraction = next(steps)
-            yield 0.05 + 0.85 * fraction, "reading the emotions"
+            yield 0.05 + 0.55 * fraction, "reading the emotions"
     except StopIteration as done:
         timeline = done.value
     except ValueError as exc:  # bad timings, rates: the timeline says what is wrong
         raise EmotiveError(str(exc)) from exc
-    yield 0.9, "animating"
-    performance = envelope_performance(timeline, fps=fps, intensity=intensity, seed=seed)
+    yield 0.6, "animating"
+    if motion == "envelope":
+        performance = envelope_performance(timeline, fps=fps, intensity=intensity, seed=seed)
+    else:
+        from .landmark_performance import iter_landmark_performance
+
+        try:
+            steps = iter_landmark_performance(timeline, fps=fps, intensity=intensity, seed=seed,
+                                              model_path=expression_model_path)
+            while True:
+                yield 0.6 + 0.4 * next(steps), "generating the performance"
+        except StopIteration as done:
+            performance = done.value
+        except (OSError, ValueError) as exc:
+            raise EmotiveError(f"cannot generate the performance: {exc}") from exc
     yield 1.0, "done"
     return TextAnimation(timeline, performance)
 

@@ -1,0 +1,136 @@
+"""The landmark engine: emotion timeline -> generated landmark performance -> ARKit weights.
+
+Each segment's expression is generated as a landmark sequence by the expression LSTM
+(ml/expression_inference.py), in the canonical 70-landmark space of the default head.
+Neighbouring segments overlap by a short lead-in and release and are summed, so one
+expression flows into the next the way superposed muscle actions do. The summed performance
+is retargeted onto ARKit weights by a bounded least-squares solve against the default head's
+per-key landmark signatures (rigs/retarget.py); any ARKit-keyed character can take those
+weights. Blinks and idle drift are added as in the envelope engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ..rigs.arkit import ARKIT_NAMES
+from ..rigs.facs import expression_weights, strength
+from ..rigs.head_mesh import default_head_binding, load_default_head
+from ..rigs.retarget import ShapeKeySolver, signatures_from_shape_keys
+from .performance import Performance, add_life
+
+LEAD = 0.25          # s before a segment's start where its expression begins to build
+RELEASE = 0.45       # s after its end over which it lets go (overlaps the next segment's build)
+MIN_STRENGTH = 0.03  # below this a segment stays neutral: no generation needed
+SOLVE_CHUNK = 4096   # frames retargeted per step (progress and bounded memory)
+TAPER = 0.15         # s: a segment's take fades in/out at its window's edges (no steps in the sum)
+# Generated motion is noisier than shape-key motion: a firmer ridge keeps the solve from
+# explaining that noise with large opposing weights.
+REGULARISATION = 1e-2
+VOCABULARY = 0.05    # a key belongs to an expression above this share of its strongest key
+
+
+@functools.lru_cache(maxsize=1)
+def default_head_rig():
+    """(neutral landmarks (70, 3), per-key landmark signatures (52, 70, 3)) of the default head."""
+    head = load_default_head()
+    binding = default_head_binding()
+    neutral = binding.evaluate(head.vertices)
+    return neutral, signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
+
+
+@functools.lru_cache(maxsize=256)
+def _solver(mask_bytes: bytes) -> ShapeKeySolver:
+    keys = np.frombuffer(mask_bytes, dtype=bool)
+    return ShapeKeySolver(default_head_rig()[1][keys], regularisation=REGULARISATION)
+
+
+def vocabulary(probs) -> np.ndarray:
+    """(52,) bool: the keys a segment's FACS expression uses. The retarget may only explain the
+    generated motion with these: generated landmarks carry drift and asymmetry that an
+    unconstrained solve would turn into, say, a half-smile on an angry face."""
+    w = expression_weights(probs)
+    return w > VOCABULARY * max(float(w.max()), 1e-6)
+
+
+def _taper(n: int, fps: float) -> np.ndarray:
+    ramp = max(1, round(TAPER * fps))
+    u = np.minimum(np.arange(n), np.arange(n)[::-1]) / ramp
+    u = np.clip(u, 0.0, 1.0)
+    return (u * u * (3 - 2 * u)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def load_expression_model(path: str | None = None):
+    from ..ml.expression_inference import ExpressionModel
+
+    return ExpressionModel.load(path)
+
+
+def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0, seed: int = 0,
+                              model_path: str | None = None):
+    """Yield progress fractions; return a Performance (see envelope_performance for the contract)."""
+    fps = float(fps)
+    if not math.isfinite(fps) or fps <= 0:
+        raise ValueError(f"fps must be a positive finite number, got {fps}")
+    if not math.isfinite(intensity) or intensity < 0:
+        raise ValueError(f"intensity must be a finite number >= 0, got {intensity}")
+    model = load_expression_model(model_path)
+    neutral, _ = default_head_rig()
+    n_frames = math.ceil(float(timeline.duration) * fps - 1e-9) + 1
+    offsets = np.zeros((n_frames, *neutral.shape), dtype=np.float32)
+
+    segments = timeline.segments
+    # The model is conditioned on how sure the text is (confidence strength, 0..1); the user's
+    # intensity then scales the generated motion linearly, as an artist expects of a slider.
+    confidence = strength(np.stack([s.probs for s in segments])) if segments else np.zeros(0)
+    windows = []
+    allowed = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=bool)  # per frame: solvable keys
+    for i, (seg, power) in enumerate(zip(segments, confidence)):
+        lo = max(0, round((seg.start - LEAD) * fps))
+        hi = min(n_frames - 1, round((seg.end + RELEASE) * fps))
+        if power * intensity >= MIN_STRENGTH and seg.emotion != "neutral" and hi - lo >= 2:
+            windows.append((i, lo, hi))
+            allowed[lo:hi + 1] |= vocabulary(seg.probs)
+    # Generated in batches (one lock-step rollout per batch), so progress can be reported.
+    batch = 512
+    for b in range(0, len(windows), batch):
+        part = windows[b:b + batch]
+        takes = model.generate_many([segments[i].ekman for i, _, _ in part],
+                                    [float(confidence[i]) for i, _, _ in part],
+                                    [hi - lo + 1 for _, lo, hi in part], neutral,
+                                    [(seed * 1_000_003 + i) % 2**32 for i, _, _ in part])
+        for (i, lo, hi), take in zip(part, takes):
+            offsets[lo:hi + 1] += take * (intensity * _taper(hi - lo + 1, fps))[:, None, None]
+        yield 0.6 * min(b + batch, len(windows)) / len(windows)
+
+    weights = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=np.float32)
+    for start in range(0, n_frames, SOLVE_CHUNK):
+        stop = min(start + SOLVE_CHUNK, n_frames)
+        chunk = offsets[start:stop]
+        moving = np.abs(chunk).reshape(len(chunk), -1).max(axis=1) > 1e-7  # silence: zero weights
+        masks = allowed[start:stop]
+        # Frames sharing a vocabulary are solved together (a handful of distinct sets per take).
+        packed = np.packbits(masks, axis=1)
+        groups, which = np.unique(packed, axis=0, return_inverse=True)
+        for g in range(len(groups)):
+            rows = np.flatnonzero((which.ravel() == g) & moving)
+            keys = np.flatnonzero(masks[rows[0]]) if rows.size else []
+            if len(keys):
+                weights[np.ix_(start + rows, keys)] = _solver(masks[rows[0]].tobytes()).solve(chunk[rows])
+        yield 0.6 + 0.4 * stop / n_frames
+
+    add_life(weights, np.random.default_rng(int(seed)), fps)
+    return Performance(fps=fps, frames=np.arange(n_frames, dtype=np.int64), weights=weights)
+
+
+def landmark_performance(timeline, **options) -> Performance:
+    steps = iter_landmark_performance(timeline, **options)
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        return done.value

@@ -1,0 +1,94 @@
+"""The landmark engine: generated expression landmarks retargeted onto ARKit weights."""
+
+import numpy as np
+import pytest
+
+from emotive.ml.labels import EKMAN, GOEMOTIONS
+from emotive.pipeline.landmark_performance import default_head_rig, iter_landmark_performance, landmark_performance
+from emotive.pipeline.timeline import EmotionTimeline, Segment
+from emotive.rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
+from emotive.rigs.facs import expression_matrix
+
+LIFE = {"eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "mouthPressLeft", "mouthPressRight"} | {
+    n for n in ARKIT_NAMES if n.startswith("eyeLook")}
+
+
+def segment(label, start, end, ekman_label):
+    probs = np.full(28, 0.02 / 27, dtype=np.float32)
+    probs[GOEMOTIONS.index(label)] = 0.98
+    ekman = np.zeros(len(EKMAN), dtype=np.float32)
+    ekman[EKMAN.index(ekman_label)] = 1.0
+    return Segment(text=label, start=start, end=end, probs=probs, ekman=ekman, emotion=ekman_label,
+                   labels=[(label, 0.98)])
+
+
+def timeline(*spec):
+    segs = [segment(*s) for s in spec]
+    return EmotionTimeline(segments=segs, duration=segs[-1].end + 0.5, warnings=[])
+
+
+JOY = timeline(("joy", 0.5, 2.5, "joy"))
+ANGER = timeline(("anger", 0.5, 2.5, "anger"))
+
+
+def peak(perf, name):
+    return float(perf.weights[:, ARKIT_INDEX[name]].max())
+
+
+def test_joy_smiles_and_anger_frowns():
+    joy, anger = landmark_performance(JOY, seed=1), landmark_performance(ANGER, seed=1)
+    assert min(peak(joy, "mouthSmileLeft"), peak(joy, "mouthSmileRight")) >= 0.4
+    assert max(peak(joy, "browDownLeft"), peak(joy, "browDownRight")) < 0.1
+    assert min(peak(anger, "browDownLeft"), peak(anger, "browDownRight")) >= 0.4
+    assert max(peak(anger, "mouthSmileLeft"), peak(anger, "mouthSmileRight")) < 0.1
+
+
+def test_starts_and_ends_neutral_within_bounds():
+    perf = landmark_performance(timeline(("joy", 0.5, 2.0, "joy"), ("anger", 2.2, 4.0, "anger")))
+    assert not perf.weights[0].any() and not perf.weights[-1].any()
+    assert perf.weights.min() >= 0 and perf.weights.max() <= 1
+
+
+def test_only_expression_and_life_keys_move():
+    perf = landmark_performance(timeline(("joy", 0.5, 2.0, "joy"), ("fear", 2.2, 4.0, "fear")))
+    facs_keys = {ARKIT_NAMES[k] for k in np.flatnonzero(expression_matrix().max(axis=0) > 0)}
+    moving = {n for n, m in zip(ARKIT_NAMES, perf.weights.max(axis=0) > 1e-4) if m}
+    assert moving <= facs_keys | LIFE
+    assert "tongueOut" not in moving
+
+
+def test_two_takes_differ_unless_seeded():
+    a, b, c = (landmark_performance(JOY, seed=s).weights for s in (1, 2, 1))
+    assert np.array_equal(a, c)
+    assert np.abs(a - b).max() > 0.02
+
+
+def test_intensity_scales_and_zero_leaves_only_life():
+    full = peak(landmark_performance(JOY, intensity=1.0), "mouthSmileLeft")
+    half = peak(landmark_performance(JOY, intensity=0.5), "mouthSmileLeft")
+    assert half == pytest.approx(full / 2, rel=0.2)
+    still = landmark_performance(JOY, intensity=0.0)
+    expression_only = [ARKIT_INDEX[n] for n in ARKIT_NAMES if n not in LIFE]
+    assert still.weights[:, expression_only].max() == 0.0
+
+
+def test_progress_rises_to_one():
+    steps = iter_landmark_performance(timeline(*[("joy", 0.5 + i, 1.3 + i, "joy") for i in range(100)]))
+    fractions = []
+    try:
+        while True:
+            fractions.append(next(steps))
+    except StopIteration as done:
+        assert done.value.weights.shape[1] == 52
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+
+def test_rig_is_the_default_heads():
+    neutral, signatures = default_head_rig()
+    assert neutral.shape == (70, 3) and signatures.shape == (52, 70, 3)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1.0])
+def test_bad_intensity(bad):
+    with pytest.raises(ValueError, match="intensity"):
+        landmark_performance(JOY, intensity=bad)
