@@ -8,7 +8,6 @@ Meshes: the default head (4.8k vertices) and jittered copies of its vertices (10
 Run: .venv/bin/python bench/bench_rbf.py   (timings on a shared machine are noisy: best/median)
 """
 
-import statistics
 import time
 import tracemalloc
 
@@ -17,15 +16,8 @@ import numpy as np
 from emotive.rigs.arkit import ARKIT_NAMES
 from emotive.rigs.head_mesh import default_head_binding, load_default_head
 from emotive.rigs.rbf import RBFWarp, naive_rbf_deform
+from timing import best_of
 
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
 
 
 def cloud(verts, n, rng):
@@ -46,12 +38,12 @@ def main():
     print(f"landmarks {len(rest)}, sigma {RBFWarp(rest, rest).sigma * 1000:.1f} mm, 300 frames")
 
     for name, v in (("default head", verts), ("10k cloud", cloud(verts, 10_000, rng))):
-        pre, pre_med = timed(lambda: RBFWarp(rest, v), 3)
+        pre, pre_med = best_of(lambda: RBFWarp(rest, v), 3)
         warp = RBFWarp(rest, v)
         out = np.empty((len(frames), len(v), 3), np.float32)
-        best, med = timed(lambda: warp.deform(frames, out=out), 5)
-        one, one_med = timed(lambda: warp.deform(frames[0]), 20)
-        nbest, nmed = timed(lambda: naive_rbf_deform(rest, frames[0], v), 5)
+        best, med = best_of(lambda: warp.deform(frames, out=out), 5)
+        one, one_med = best_of(lambda: warp.deform(frames[0]), 20)
+        nbest, nmed = best_of(lambda: naive_rbf_deform(rest, frames[0], v), 5)
         diff = max(np.abs(warp.deform(frames[f]) - naive_rbf_deform(rest, frames[f], v)).max()
                    for f in range(0, 300, 30))
         print(f"{name} ({len(v)} vertices): precompute best {pre * 1000:.1f} ms (median "
@@ -71,10 +63,10 @@ def main():
     pre = time.perf_counter() - t
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    one, one_med = timed(lambda: warp.deform(frames[0]), 10)
+    one, one_med = best_of(lambda: warp.deform(frames[0]), 10)
     block = frames[:64]
     out = np.empty((64, len(big), 3), np.float32)
-    best, med = timed(lambda: warp.deform(block, out=out), 3)
+    best, med = best_of(lambda: warp.deform(block, out=out), 3)
     print(f"200k cloud: precompute {pre:.2f} s, peak traced memory {peak / 2**20:.0f} MiB "
           f"(W itself {warp.W.nbytes / 2**20:.0f} MiB)\n"
           f"  single frame: best {one * 1000:.2f} ms, median {one_med * 1000:.2f}; "

@@ -9,7 +9,6 @@ Random sparse ARKit weight vectors (3-8 active keys of 52, values U(0.1, 1), see
 Run: .venv/bin/python bench/bench_retarget.py   (shared machine: best and median of 5)
 """
 
-import statistics
 import time
 
 import numpy as np
@@ -18,17 +17,10 @@ from scipy.optimize import lsq_linear
 from emotive.rigs.arkit import ARKIT_NAMES
 from emotive.rigs.head_mesh import default_head_binding, load_default_head
 from emotive.rigs.retarget import ShapeKeySolver, signatures_from_shape_keys
+from timing import best_of
 
 FRAMES = 5000
 
-
-def timed(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
 
 
 def sparse_weights(n, k, rng):
@@ -77,7 +69,7 @@ def main():
     w = sparse_weights(FRAMES, 52, rng)
     disp = np.einsum("fk,kld->fld", w, sig)
     solver.solve(disp[:200])  # warm-up
-    best, med = timed(lambda: solver.solve(disp))
+    best, med = best_of(lambda: solver.solve(disp))
     got = solver.solve(disp)
     err = np.abs(got - w)
     res = solver.residual_mm(disp, got)

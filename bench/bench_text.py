@@ -6,7 +6,6 @@
 Run: make bench   (or .venv/bin/python bench/bench_text.py)
 """
 
-import statistics
 import time
 
 import bpy
@@ -15,6 +14,7 @@ from emotive.ml.text_emotion import TextEmotionModel
 from emotive.pipeline.text_to_animation import load_classifier, run_text_animation
 from emotive.rigs.blender_head import create_default_head
 from emotive.rigs.blender_keys import set_scene_range, take_name, write_shape_key_take
+from timing import best_of
 
 PARAGRAPH = (
     "I can't believe it, you actually came back! I missed you so much. But then I found the letter "
@@ -24,14 +24,6 @@ PARAGRAPH = (
     "all of this one day. Thank you for coming home, it means the world to me, truly it does today."
 )
 
-
-def best_of(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
 
 
 def main():

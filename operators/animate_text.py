@@ -7,13 +7,14 @@ from ..pipeline.text_to_animation import iter_text_animation, run_text_animation
 from ..preferences import expression_model_path, text_model_path
 from ..rigs.arkit import ARKIT_NAMES
 from ..rigs.blender_keys import check_target, set_scene_range, take_name, write_shape_key_take
+from .progress import ModalProgress
 
 # Shorter texts run at once; longer ones run modal with a progress bar and Esc to cancel.
 MODAL_WORDS = 1500
 TICK_SECONDS = 0.05
 
 
-class EMOTIVE_OT_animate_text(bpy.types.Operator):
+class EMOTIVE_OT_animate_text(ModalProgress, bpy.types.Operator):
     """Detect the emotion of each sentence and key it on the target's shape keys as a new Action"""
 
     bl_idname = "emotive.animate_text"
@@ -25,7 +26,6 @@ class EMOTIVE_OT_animate_text(bpy.types.Operator):
         description="Text to animate (scripts); empty uses the panel's text")
 
     _steps = None
-    _timer = None
 
     def _inputs(self, context):
         """Everything the run needs, validated before anything is computed or changed."""
@@ -68,15 +68,11 @@ class EMOTIVE_OT_animate_text(bpy.types.Operator):
             return self.execute(context)
         self._target, self._text = obj, text
         self._steps = iter_text_animation(text, **options)
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
-        self._timer = wm.event_timer_add(0.01, window=context.window)
-        wm.modal_handler_add(self)
-        return {'RUNNING_MODAL'}
+        return self.progress_start(context, 0.01)
 
     def modal(self, context, event):
         if event.type == 'ESC':
-            self._stop(context)
+            self.progress_stop(context)
             self.report({'WARNING'}, "Animate from Text cancelled: nothing was changed")
             return {'CANCELLED'}
         if event.type != 'TIMER':
@@ -85,30 +81,19 @@ class EMOTIVE_OT_animate_text(bpy.types.Operator):
         try:
             while time.perf_counter() < deadline:
                 fraction, message = next(self._steps)
-                context.window_manager.progress_update(int(fraction * 100))
-                context.workspace.status_text_set(
-                    f"Emotive: {message}… {fraction:.0%}  (Esc to cancel)")
+                self.progress_show(context, fraction, message)
         except StopIteration as done:
-            self._stop(context)
+            self.progress_stop(context)
             try:
                 return self._apply(context, self._target, self._text, done.value)
             except EmotiveError as exc:
                 self.report({'ERROR'}, str(exc))
                 return {'CANCELLED'}
         except EmotiveError as exc:
-            self._stop(context)
+            self.progress_stop(context)
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         return {'RUNNING_MODAL'}
-
-    def _stop(self, context):
-        wm = context.window_manager
-        if self._timer is not None:
-            wm.event_timer_remove(self._timer)
-            self._timer = None
-        wm.progress_end()
-        if context.workspace:
-            context.workspace.status_text_set(None)
 
     def _apply(self, context, obj, text, animation):
         channels = animation.active_channels

@@ -1,12 +1,14 @@
+import importlib.util
 import threading
 from pathlib import Path
 
 import bpy
 
 from ..preferences import addon_preferences
+from .progress import ModalProgress
 
 
-class EMOTIVE_OT_train_expressions(bpy.types.Operator):
+class EMOTIVE_OT_train_expressions(ModalProgress, bpy.types.Operator):
     """Train the expression LSTM from the built-in generator (and your imported sequences), then use it"""
 
     bl_idname = "emotive.train_expressions"
@@ -24,15 +26,12 @@ class EMOTIVE_OT_train_expressions(bpy.types.Operator):
         description="Optional .npz of landmark sequences (captures) to train on as well")
 
     _thread = None
-    _timer = None
 
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        try:
-            import torch  # noqa: F401  (training needs PyTorch; inference does not)
-        except ImportError:
+        if importlib.util.find_spec("torch") is None:  # training needs PyTorch; inference does not
             self.report({'ERROR'}, "training needs PyTorch, which this Blender's Python lacks: run "
                                    "`make train-expressions` in Emotive's environment and choose the "
                                    "file in the add-on preferences")
@@ -56,25 +55,17 @@ class EMOTIVE_OT_train_expressions(bpy.types.Operator):
         if bpy.app.background or context.window is None:  # scripts, batch jobs: wait for it
             self._thread.join()
             return self._finish(context)
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
-        self._timer = wm.event_timer_add(0.25, window=context.window)
-        wm.modal_handler_add(self)
-        return {'RUNNING_MODAL'}
+        return self.progress_start(context, 0.25)
 
     def modal(self, context, event):
         if event.type == 'ESC':
             self._state["cancel"] = True  # the worker stops at its next step; nothing is written
         if event.type != 'TIMER':
             return {'RUNNING_MODAL'}
-        context.window_manager.progress_update(int(100 * self._state["fraction"]))
-        context.workspace.status_text_set(
-            f"Emotive: training the expression model… {self._state['fraction']:.0%}  (Esc to cancel)")
+        self.progress_show(context, self._state["fraction"], "training the expression model")
         if self._thread.is_alive():
             return {'RUNNING_MODAL'}
-        context.window_manager.event_timer_remove(self._timer)
-        context.window_manager.progress_end()
-        context.workspace.status_text_set(None)
+        self.progress_stop(context)
         return self._finish(context)
 
     def _finish(self, context):
