@@ -1,4 +1,4 @@
-"""Text -> GoEmotions probabilities with the shipped LSTM, in pure numpy (Blender has no torch).
+"""Text -> GoEmotions probabilities with the shipped LSTM(s), in pure numpy (Blender has no torch).
 
 The weights file is safetensors (tensors + JSON metadata, no code execution on load), written by
 ml/train_text.py; tensor names are those of its torch module so the two can be checked against
@@ -48,7 +48,36 @@ def _lstm(xp, active, w_hh, hidden, out=None):
     return h
 
 
+class _Member:
+    """One LSTM's numpy weights, from tensors named as the torch module's (after `prefix`)."""
+
+    def __init__(self, tensors, prefix, embedding, hidden, layers):
+        self.embedding = embedding                        # float16 (V, D); cast per batch
+        H = hidden
+        # torch gate order is i,f,g,o; put the three sigmoid gates first (one call for them).
+        perm = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
+        self.w_ih, self.w_hh, self.b = [], [], []
+        for k in range(layers):
+            self.w_ih.append(np.ascontiguousarray(tensors[f"{prefix}lstm.weight_ih_l{k}"][perm].T, np.float32))
+            self.w_hh.append(np.ascontiguousarray(tensors[f"{prefix}lstm.weight_hh_l{k}"][perm].T, np.float32))
+            self.b.append((tensors[f"{prefix}lstm.bias_ih_l{k}"] + tensors[f"{prefix}lstm.bias_hh_l{k}"])[perm]
+                          .astype(np.float32))
+        self.fc_w = np.ascontiguousarray(tensors[f"{prefix}fc.weight"].T, np.float32)
+        self.fc_b = tensors[f"{prefix}fc.bias"].astype(np.float32)
+
+
+def member_embeddings(tensors, n_members):
+    """Per-member (V, D) float16 tables of an ensemble file: each member's own rows for the
+    words seen in training ("m{k}.embedding.trained"), then the rows shared by all members
+    ("embedding.shared": the GloVe vectors of the other words, never updated in training)."""
+    shared = tensors["embedding.shared"]
+    return [np.concatenate([tensors[f"m{k}.embedding.trained"], shared]) for k in range(n_members)]
+
+
 class TextEmotionModel:
+    """The shipped model: one LSTM, or an ensemble of LSTMs (config "members" = N) whose softmax
+    probabilities are averaged."""
+
     def __init__(self, tensors, vocab, labels, config, path):
         self.path = path
         self.labels = tuple(labels)
@@ -59,18 +88,16 @@ class TextEmotionModel:
         self.layers = int(config["layers"])
         self.max_len = int(config["max_len"])
         self.n_trained = int(config.get("n_trained_vocab", len(vocab)))
-        self.embedding = tensors["embedding.weight"]      # float16 (V, D); cast per batch
-        H = self.hidden
-        # torch gate order is i,f,g,o; put the three sigmoid gates first (one call for them).
-        perm = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
-        self.w_ih, self.w_hh, self.b = [], [], []
-        for k in range(self.layers):
-            self.w_ih.append(np.ascontiguousarray(tensors[f"lstm.weight_ih_l{k}"][perm].T, np.float32))
-            self.w_hh.append(np.ascontiguousarray(tensors[f"lstm.weight_hh_l{k}"][perm].T, np.float32))
-            self.b.append((tensors[f"lstm.bias_ih_l{k}"] + tensors[f"lstm.bias_hh_l{k}"])[perm]
-                          .astype(np.float32))
-        self.fc_w = np.ascontiguousarray(tensors["fc.weight"].T, np.float32)
-        self.fc_b = tensors["fc.bias"].astype(np.float32)
+        self.pool = config.get("pool", "last")     # "last" hidden state or "meanmax" over time
+        if self.pool not in ("last", "meanmax"):
+            raise ValueError(f"unknown pooling {self.pool!r}")
+        n = int(config.get("members", 0))          # 0 = a single-model file (unprefixed names)
+        if n:
+            self.members = [_Member(tensors, f"m{k}.", e, self.hidden, self.layers)
+                            for k, e in enumerate(member_embeddings(tensors, n))]
+        else:
+            self.members = [_Member(tensors, "", tensors["embedding.weight"], self.hidden, self.layers)]
+        self.embedding = self.members[0].embedding
         self._ekman = L.ekman_matrix()
 
     @classmethod
@@ -97,8 +124,9 @@ class TextEmotionModel:
             model = cls(tensors, vocab, labels, config, path)
         except (KeyError, ValueError, IndexError) as e:
             raise ValueError(f"{path}: incomplete or inconsistent text-emotion weights ({e!r})") from e
-        if model.labels != L.GOEMOTIONS or len(vocab) != model.embedding.shape[0] \
-                or model.fc_b.shape != (len(L.GOEMOTIONS),):
+        if model.labels != L.GOEMOTIONS or any(
+                len(vocab) != m.embedding.shape[0] or m.fc_b.shape != (len(L.GOEMOTIONS),)
+                for m in model.members):
             raise ValueError(f"{path}: labels, vocabulary or shapes do not match this add-on")
         return model
 
@@ -109,22 +137,27 @@ class TextEmotionModel:
             ids.extend(lookup(t, self.index) or [0])
         return ids[:self.max_len] or [0]
 
-    def _forward(self, ids: list[list[int]]) -> np.ndarray:
-        """Logits for id lists sorted longest first."""
+    def _forward(self, m: _Member, ids: list[list[int]]) -> np.ndarray:
+        """Member m's logits for id lists sorted longest first."""
         lengths = np.array([len(x) for x in ids])
         T, B = int(lengths[0]), len(ids)
         x = np.zeros((T, B), np.int64)
         for r, seq in enumerate(ids):
             x[:len(seq), r] = seq
         active = (lengths[None, :] > np.arange(T)[:, None]).sum(1)
-        inp = self.embedding[x].astype(np.float32)                    # (T, B, D)
+        inp = m.embedding[x].astype(np.float32)                    # (T, B, D)
         for k in range(self.layers):
-            xp = (_mm(inp.reshape(T * B, -1), self.w_ih[k]) + self.b[k]).reshape(T, B, -1)
+            xp = (_mm(inp.reshape(T * B, -1), m.w_ih[k]) + m.b[k]).reshape(T, B, -1)
             last = k == self.layers - 1
-            out = None if last else np.zeros((T, B, self.hidden), np.float32)
-            h = _lstm(xp, active, self.w_hh[k], self.hidden, out)
+            out = None if last and self.pool == "last" else np.zeros((T, B, self.hidden), np.float32)
+            h = _lstm(xp, active, m.w_hh[k], self.hidden, out)
             inp = out
-        return _mm(h, self.fc_w) + self.fc_b
+        if self.pool == "meanmax":
+            # Padded steps of `out` stay 0 (they are never written): the sum is the masked sum.
+            mean = out.sum(0) / lengths[:, None].astype(np.float32)
+            peak = np.where((lengths[None, :] > np.arange(T)[:, None])[:, :, None], out, -np.inf).max(0)
+            h = np.concatenate([mean, peak], 1)
+        return _mm(h, m.fc_w) + m.fc_b
 
     def predict(self, sentences: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(N, 28) float32 probabilities over self.labels; rows sum to 1."""
@@ -133,9 +166,13 @@ class TextEmotionModel:
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))   # little padding per batch
         for k in range(0, len(order), batch_size):
             chunk = order[k:k + batch_size]
-            logits = self._forward([ids[i] for i in chunk])
-            e = np.exp(logits - logits.max(1, keepdims=True))
-            out[chunk] = e / e.sum(1, keepdims=True)
+            batch = [ids[i] for i in chunk]
+            p = 0.0
+            for m in self.members:                     # ensemble: mean of the members' softmax
+                logits = self._forward(m, batch)
+                e = np.exp(logits - logits.max(1, keepdims=True))
+                p = p + e / e.sum(1, keepdims=True)
+            out[chunk] = p / len(self.members)
         return out
 
     def ekman(self, probs: np.ndarray) -> np.ndarray:

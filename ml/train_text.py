@@ -1,13 +1,29 @@
-"""Train the shipped text-emotion model: GloVe 6B 50-d -> 2-layer LSTM(128) -> linear -> softmax(28).
+"""Train the shipped text-emotion model: GloVe 50-d -> 2-layer LSTM(128) -> softmax(28).
 
-    python -m emotive.ml.train_text [--seed 0] [--embeddings auto|frozen|tuned]
+    python -m emotive.ml.train_text [--seed 0] [--members 1] [--embeddings tuned|frozen|auto]
+                                    [--pool meanmax|last] [--aux-weight 1.0]
+                                    [--schedule cosine|constant] [--epochs N]
 
-Architecture of the Emojify LSTM+GloVe model (embeddings -> LSTM 128 -> dropout 0.5 -> LSTM 128
--> dropout 0.5 -> dense -> softmax), trained on GoEmotions with cross-entropy against the soft
-target (each gold label 1/k). The epoch is chosen by dev Ekman-7 macro-F1; with `auto` both frozen
-and fine-tuned embeddings are trained and the better one on dev is kept. Writes one safetensors
-file (float16 embeddings of a trimmed vocabulary, float32 LSTM; vocab, labels, config and the
-training record as JSON metadata). Torch is needed here only; inference is numpy.
+Architecture family of the Emojify LSTM+GloVe model (embeddings -> LSTM 128 -> dropout 0.5 ->
+LSTM 128 -> dropout 0.5 -> dense -> softmax), trained on GoEmotions with cross-entropy against
+the soft target (each gold label 1/k). Shipped set-up (the defaults): fine-tuned embeddings; the
+dense layer reads the masked mean and max over time of the top LSTM layer's outputs (`--pool
+last` = the paper's last hidden state); an auxiliary cross-entropy on the Ekman-7 group sums of
+the 28 softmax probabilities (what is evaluated), weight --aux-weight; Adam with a per-step cosine
+decay. The epoch is chosen by dev Ekman-7 macro-F1; with `--embeddings auto` frozen and
+fine-tuned embeddings are both trained and the better one on dev is kept.
+
+Ensemble (--members N > 1; tried with 2-4 seeds, no dev gain over seed 0 alone, so not shipped):
+the same recipe with seeds seed, seed+1, ...; the model averages the softmax probabilities of the first N members, N chosen by the dev score of
+the averaged probabilities; the vocabulary (words seen in training, then GloVe words by frequency)
+is trimmed so the file stays <= MAX_BYTES, its size chosen on dev among a few candidates. Each
+member keeps its own fine-tuned float16 rows for the words seen in training; the other rows are
+never updated (they occur in no training sentence) and are stored once. The default, one member,
+writes a single model in the original layout.
+
+Writes one safetensors file (float16 embeddings of a trimmed vocabulary, float32 LSTM; vocab,
+labels, config and the training record as JSON metadata). Torch is needed here only; inference
+is numpy.
 """
 
 import argparse
@@ -28,35 +44,61 @@ from .tokenizer import NUMBER_TOKEN, lookup, tokenize
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "text_emotion.safetensors"
 FORMAT = "emotive-text-emotion/1"
 VOCAB_BUDGET = 100_000      # 100k x 50 float16 = 10 MB: the file stays < 15 MB with the LSTM
+MEMBERS = 1                 # --members N > 1: seed ensemble, N and vocabulary chosen on dev (tried: no dev gain)
+MAX_BYTES = 15_000_000      # the ensemble file's vocabulary is trimmed to stay under this
+VOCAB_CANDIDATES = (30_000, 50_000, 70_000)   # plus the largest that fits; chosen on dev
 MAX_LEN = 48                # tokens; 99.9 % of GoEmotions comments have <= 36
 BATCH = 128
-MAX_EPOCHS = 6
+MAX_EPOCHS = 4
 PATIENCE = 2
 LR = 3e-3
-THREADS = 2
+THREADS = 2                 # torch threads of evaluate_text's Emojify protocol
+TRAIN_THREADS = 1           # train_text: one thread, so two variants can run side by side
+# Defaults of the shipped run (see the module docstring); the paper's plain set-up is
+# --pool last --aux-weight 0 --schedule constant.
+EMBEDDINGS = "tuned"
+POOL = "meanmax"
+AUX_WEIGHT = 1.0
+SCHEDULE = "cosine"
+CLASS_WEIGHT_POWER = 0.5
+
+
+POOLS = ("last", "meanmax")
 
 
 class TextLSTM(nn.Module):
-    def __init__(self, vocab_size, n_classes, dim=50, hidden=128, layers=2, dropout=0.5):
+    """Embedding -> 2-layer LSTM -> dropout -> linear. `pool` picks what the linear layer reads:
+    "last" = the top layer's hidden state at the last real token (the paper's model);
+    "meanmax" = [masked mean ; masked max] of the top layer's outputs over time (2*hidden)."""
+
+    def __init__(self, vocab_size, n_classes, dim=50, hidden=128, layers=2, dropout=0.5, pool="last"):
         super().__init__()
+        assert pool in POOLS, pool
+        self.pool = pool
         self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)   # id 0 = <unk>, zero
         self.lstm = nn.LSTM(dim, hidden, layers, batch_first=True, dropout=dropout)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(hidden, n_classes)
+        self.fc = nn.Linear(hidden * (2 if pool == "meanmax" else 1), n_classes)
 
     def forward(self, ids, lengths):
         """ids (B, T) right-padded, lengths (B,) >= 1 -> logits (B, n_classes)."""
         packed = nn.utils.rnn.pack_padded_sequence(
             self.embedding(ids), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        return self.fc(self.dropout(h[-1]))
+        out, (h, _) = self.lstm(packed)
+        if self.pool == "last":
+            return self.fc(self.dropout(h[-1]))
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)        # (B, T, H), 0-padded
+        mask = (torch.arange(out.shape[1])[None, :] < lengths[:, None])[..., None]
+        mean = out.sum(1) / lengths[:, None].to(out.dtype)
+        peak = out.masked_fill(~mask, float("-inf")).amax(1)
+        return self.fc(self.dropout(torch.cat([mean, peak], 1)))
 
 
-def setup_determinism(seed):
+def setup_determinism(seed, threads=None):
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads or THREADS)
 
 
 def load_glove():
@@ -139,29 +181,59 @@ def predict_proba(model, ids, batch=512):
     return out
 
 
-def fit(model, ids, y, epochs, seed, score=None, patience=PATIENCE, batch=BATCH, lr=LR, log=print):
+def grouped_log_probs(logits, log_groups):
+    """log of the softmax probabilities summed per group; log_groups = log of a (C, G) 0/1 matrix."""
+    return torch.logsumexp(torch.log_softmax(logits, -1)[:, :, None] + log_groups, 1)
+
+
+def fit(model, ids, y, epochs, seed, score=None, patience=PATIENCE, batch=BATCH, lr=LR, log=print,
+        schedule="constant", groups=None, aux_weight=0.0, class_weights=None):
     """Adam on soft-target cross-entropy; batches are length buckets in a seeded random order.
 
     With `score(model) -> float` the best-scoring epoch's weights are restored (early stopping).
+    schedule "cosine": per-step cosine decay from lr to lr/20 over `epochs`. With `groups` (a
+    (C, G) 0/1 numpy matrix) and aux_weight > 0, adds aux_weight x the cross-entropy of the
+    group-summed probabilities against the group-summed soft target. class_weights (C,) scale
+    each label's term of the main loss. The defaults are the plain paper set-up.
     """
     rng = np.random.default_rng(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
     y = torch.from_numpy(y)
+    if groups is not None and aux_weight > 0:
+        log_groups = torch.from_numpy(np.where(groups > 0, 0.0, -1e9).astype(np.float32))
+        y_groups = y @ torch.from_numpy(groups.astype(np.float32))
+    else:
+        log_groups = None
+    cw = None if class_weights is None else torch.from_numpy(np.asarray(class_weights, np.float32))
     # Sort by length (random tie-break) so a batch has little padding, then shuffle batches.
     order = np.lexsort((rng.random(len(ids)), [len(x) for x in ids]))
     chunks = [order[k:k + batch] for k in range(0, len(order), batch)]
+    total_steps = max(1, epochs * len(chunks))
+    sched = None
+    if schedule == "cosine":
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(step, total_steps) / total_steps)))
     best, best_state, history, bad = -1.0, None, [], 0
     for epoch in range(1, epochs + 1):
         model.train()
         t0, total = time.time(), 0.0
         for c in rng.permutation(len(chunks)):
             for chunk, x, lengths in batches(ids, chunks[c], batch):
-                loss = nn.functional.cross_entropy(model(x, lengths), y[chunk])
+                logits = model(x, lengths)
+                if cw is None:
+                    loss = nn.functional.cross_entropy(logits, y[chunk])
+                else:
+                    loss = -(torch.log_softmax(logits, -1) * y[chunk] * cw).sum(1).mean()
+                if log_groups is not None:
+                    loss = loss - aux_weight * (grouped_log_probs(logits, log_groups)
+                                                * y_groups[chunk]).sum(1).mean()
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
+                if sched is not None:
+                    sched.step()
                 total += loss.item() * len(chunk)
         rec = {"epoch": epoch, "loss": round(total / len(ids), 4), "seconds": round(time.time() - t0, 1)}
         if score is not None:
@@ -203,15 +275,96 @@ def save(path, model, vocab, config):
     path.chmod(0o644)                 # safetensors writes 0600; the file ships with the add-on
 
 
+def member_tensors(model):
+    return {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+
+
+def ensemble_tensors(models, n_trained, n_vocab):
+    """Tensors of an ensemble file over the first n_vocab vocabulary rows: per member m{k}.* (its
+    LSTM and linear layer, float32, and "m{k}.embedding.trained" = its fine-tuned rows of the
+    n_trained words seen in training, float16) plus "embedding.shared" = the remaining rows,
+    float16, which no member updates (they never occur in training), so they are stored once."""
+    tensors = {}
+    tables = [m.embedding.weight.detach()[:n_vocab].half() for m in models]
+    for k, (m, table) in enumerate(zip(models, tables)):
+        for name, v in member_tensors(m).items():
+            if name != "embedding.weight":
+                tensors[f"m{k}.{name}"] = v
+        tensors[f"m{k}.embedding.trained"] = table[:n_trained].contiguous()
+        assert torch.equal(table[n_trained:], tables[0][n_trained:]), "shared rows differ"
+    tensors["embedding.shared"] = tables[0][n_trained:].contiguous()
+    return tensors
+
+
+def save_ensemble(path, models, vocab, n_trained, config):
+    from safetensors.torch import save_file
+
+    config = {**config, "members": len(models)}
+    meta = {"format": FORMAT, "vocab": json.dumps(vocab, ensure_ascii=False),
+            "labels": json.dumps(list(L.GOEMOTIONS)), "config": json.dumps(config)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(ensemble_tensors(models, n_trained, len(vocab)), str(path), metadata=meta)
+    path.chmod(0o644)
+
+
+def load_torch_members(path):
+    """The torch modules of a weights file (one, or the ensemble's members), float32 weights."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        config = json.loads(f.metadata()["config"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    n = int(config.get("members", 0))
+    if n:
+        shared = tensors["embedding.shared"]
+        states = [{**{k[len(f"m{i}."):]: v for k, v in tensors.items() if k.startswith(f"m{i}.")
+                      and k != f"m{i}.embedding.trained"},
+                   "embedding.weight": torch.cat([tensors[f"m{i}.embedding.trained"], shared])}
+                  for i in range(n)]
+    else:
+        states = [tensors]
+    nets = []
+    for st in states:
+        net = TextLSTM(st["embedding.weight"].shape[0], st["fc.bias"].shape[0],
+                       pool=config.get("pool", "last"))
+        net.load_state_dict({k: v.float() for k, v in st.items()})
+        nets.append(net)
+    return nets
+
+
+def ensemble_proba(models, ids):
+    return np.mean([predict_proba(m, ids) for m in models], 0)
+
+
+def ensemble_bytes(vocab, n_trained, n_models, lstm_bytes):
+    """Bytes of an ensemble file per vocabulary size (index k = the first k+1 words), ~exact."""
+    word = np.array([len(json.dumps(w, ensure_ascii=False).encode()) + 2 for w in vocab])
+    emb = np.where(np.arange(len(vocab)) < n_trained, 100 * n_models, 100)   # 50 x float16
+    return n_models * lstm_bytes + np.cumsum(word + emb) + 20_000             # + header, config
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--embeddings", choices=["auto", "frozen", "tuned"], default="auto")
+    ap.add_argument("--embeddings", choices=["auto", "frozen", "tuned"], default=EMBEDDINGS,
+                    help="auto = train frozen and tuned, keep the better on dev")
     ap.add_argument("--epochs", type=int, default=MAX_EPOCHS)
+    ap.add_argument("--patience", type=int, default=PATIENCE)
+    ap.add_argument("--lr", type=float, default=LR)
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default=SCHEDULE)
+    ap.add_argument("--pool", choices=POOLS, default=POOL)
+    ap.add_argument("--aux-weight", type=float, default=AUX_WEIGHT,
+                    help="weight of the Ekman-grouped cross-entropy added to the 28-label loss")
+    ap.add_argument("--class-weight-power", type=float, default=CLASS_WEIGHT_POWER,
+                    help="label weight = (mean freq / freq) ** power, 0 = unweighted")
+    ap.add_argument("--members", type=int, default=MEMBERS,
+                    help="train this many seeds (seed, seed+1, ...) and ship the first N that score "
+                         "best on dev averaged, as one ensemble file; 1 = a single model")
+    ap.add_argument("--threads", type=int, default=TRAIN_THREADS)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
     t_start = time.time()
-    setup_determinism(args.seed)
+    setup_determinism(args.seed, args.threads)
     check_labels()
 
     words, glove = load_glove()
@@ -225,37 +378,97 @@ def main(argv=None):
     train_ids = encode(train_tokens, index)
     dev_ids = encode([tokenize(t) for t in dev_texts], index)
     y = soft_targets(train_targets, len(L.GOEMOTIONS))
+    class_weights = None
+    if args.class_weight_power:
+        freq = np.maximum(y.sum(0), 1.0)
+        class_weights = (freq.mean() / freq) ** args.class_weight_power
     score = dev_ekman_f1(dev_ids, dev_targets)
     print(f"vocab {len(vocab)}, train {len(train_ids)}, dev {len(dev_ids)}", flush=True)
 
-    runs = {}
-    for mode in (["frozen", "tuned"] if args.embeddings == "auto" else [args.embeddings]):
-        setup_determinism(args.seed)       # each variant starts from the same seed
-        model = TextLSTM(len(vocab), len(L.GOEMOTIONS))
-        model.embedding.weight.data.copy_(torch.from_numpy(emb))
-        model.embedding.weight.requires_grad = mode == "tuned"
-        t0 = time.time()
-        hist = fit(model, train_ids, y, args.epochs, args.seed, score,
-                   log=lambda s, m=mode: print(m, s, flush=True))
-        best = max(hist, key=lambda r: r["dev_score"])
-        runs[mode] = {"model": model, "history": hist, "best_epoch": best["epoch"],
-                      "dev_ekman_macro_f1": best["dev_score"], "seconds": round(time.time() - t0, 1)}
-    chosen = max(runs, key=lambda k: runs[k]["dev_ekman_macro_f1"])
+    members = []
+    for m_seed in range(args.seed, args.seed + args.members):
+        runs = {}
+        for mode in (["frozen", "tuned"] if args.embeddings == "auto" else [args.embeddings]):
+            setup_determinism(m_seed, args.threads)      # each variant starts from the same seed
+            model = TextLSTM(len(vocab), len(L.GOEMOTIONS), pool=args.pool)
+            model.embedding.weight.data.copy_(torch.from_numpy(emb))
+            model.embedding.weight.requires_grad = mode == "tuned"
+            t0 = time.time()
+            hist = fit(model, train_ids, y, args.epochs, m_seed, score, patience=args.patience,
+                       lr=args.lr, schedule=args.schedule, groups=L.ekman_matrix(),
+                       aux_weight=args.aux_weight, class_weights=class_weights,
+                       log=lambda s, m=mode, sd=m_seed: print(f"seed {sd}", m, s, flush=True))
+            best = max(hist, key=lambda r: r["dev_score"])
+            runs[mode] = {"model": model, "history": hist, "best_epoch": best["epoch"],
+                          "dev_ekman_macro_f1": best["dev_score"], "seconds": round(time.time() - t0, 1)}
+        chosen = max(runs, key=lambda k: runs[k]["dev_ekman_macro_f1"])
+        members.append({"seed": m_seed, "embeddings": chosen, "model": runs[chosen]["model"],
+                        "dev_ekman_macro_f1": runs[chosen]["dev_ekman_macro_f1"],
+                        "variants": {k: {kk: vv for kk, vv in r.items() if kk != "model"}
+                                     for k, r in runs.items()}})
+    models = [m["model"] for m in members]
+    n_trained = 1 + n_seen
+    ensemble = vocab_choice = None
+    if args.members > 1:
+        # N = the best dev score of the first 1..members members' mean probabilities.
+        dev_gold, ekm = ekman_sets(dev_targets), L.ekman_matrix()
+
+        def dev_score(p):
+            p = p @ ekm
+            return round(macro_f1(dev_gold, p >= choose_thresholds(p, dev_gold)), 4)
+        probs = [predict_proba(m, dev_ids) for m in models]
+        ensemble = {n: dev_score(np.mean(probs[:n], 0)) for n in range(1, len(models) + 1)}
+        n_best = max(ensemble, key=lambda n: (ensemble[n], -n))
+        models = models[:n_best]
+        # Vocabulary size: the words seen in training always; the GloVe filler (frequency order)
+        # trimmed to a candidate size that fits MAX_BYTES, chosen by dev score (ties: larger).
+        lstm_bytes = sum(v.numel() * 4 for k, v in models[0].state_dict().items()
+                         if k != "embedding.weight")
+        fits = ensemble_bytes(vocab, n_trained, len(models), lstm_bytes) <= MAX_BYTES
+        largest = int(np.flatnonzero(fits)[-1]) + 1
+        assert largest >= n_trained, "the trained words alone do not fit MAX_BYTES"
+        vocab_choice = {}
+        dev_tokens = [tokenize(t) for t in dev_texts]
+        for size in sorted({c for c in VOCAB_CANDIDATES if n_trained <= c <= largest} | {largest}):
+            index_b = {w: i for i, w in enumerate(vocab[:size])}
+            ids_b = encode(dev_tokens, index_b)
+            vocab_choice[size] = dev_score(np.mean([predict_proba(m, ids_b) for m in models], 0))
+        size = max(vocab_choice, key=lambda b: (vocab_choice[b], b))
+        vocab = vocab[:size]
+        print(f"dev by ensemble size {ensemble}; kept {n_best}; dev by vocabulary size "
+              f"{vocab_choice}; kept {size}", flush=True)
     config = {
         "embedding_dim": 50, "hidden": 128, "layers": 2, "dropout": 0.5, "max_len": MAX_LEN,
-        "unk_id": 0, "number_token": NUMBER_TOKEN, "n_trained_vocab": 1 + n_seen, "embeddings": chosen,
+        "pool": args.pool, "unk_id": 0, "number_token": NUMBER_TOKEN, "n_trained_vocab": n_trained,
+        "embeddings": members[0]["embeddings"] if len(models) == 1 else
+        "/".join(sorted({m["embeddings"] for m in members[:len(models)]})),
         "train": {
             "command": " ".join(["python -m emotive.ml.train_text", *(sys.argv[1:] if argv is None else argv)]),
-            "seed": args.seed, "batch_size": BATCH, "lr": LR, "max_epochs": args.epochs,
-            "patience": PATIENCE, "threads": THREADS, "torch": torch.__version__,
+            "seed": args.seed, "batch_size": BATCH, "lr": args.lr, "schedule": args.schedule,
+            "max_epochs": args.epochs, "patience": args.patience, "threads": args.threads,
+            "pool": args.pool, "aux_ekman_weight": args.aux_weight,
+            "class_weight_power": args.class_weight_power, "torch": torch.__version__,
+            "loss": "soft-target cross-entropy over the 28 labels"
+                    + (f" + {args.aux_weight} x cross-entropy of the Ekman-7 group sums of the "
+                       "softmax against the grouped soft target" if args.aux_weight else "")
+                    + (f"; label weights (mean freq / freq)^{args.class_weight_power}"
+                       if args.class_weight_power else ""),
             "vocab_size": len(vocab), "vocab_seen_in_train": n_seen,
-            "selection": "epoch and embedding mode by dev Ekman-7 macro-F1 (per-class thresholds fit on dev)",
-            "variants": {k: {kk: vv for kk, vv in r.items() if kk != "model"} for k, r in runs.items()},
+            "selection": "epoch (and embedding mode with --embeddings auto) by dev Ekman-7 macro-F1 "
+                         "(per-class thresholds fit on dev)"
+                         + ("; ensemble size (first N of the trained seeds) and vocabulary size "
+                            f"(within {MAX_BYTES} bytes) by the same dev score" if ensemble else ""),
+            "members": [{kk: vv for kk, vv in m.items() if kk != "model"} for m in members],
+            "dev_by_ensemble_size": ensemble, "dev_by_vocab_size": vocab_choice,
             "total_seconds": round(time.time() - t_start, 1),
         },
     }
-    save(args.out, runs[chosen]["model"], vocab, config)
-    print(f"kept {chosen} (dev Ekman macro-F1 {runs[chosen]['dev_ekman_macro_f1']}); "
+    if args.members > 1:
+        save_ensemble(args.out, models, vocab, n_trained, config)
+    else:
+        save(args.out, models[0], vocab, config)
+    print(f"kept {len(models)} member(s) (member dev Ekman macro-F1 "
+          f"{[m['dev_ekman_macro_f1'] for m in members]}, ensemble {ensemble}); "
           f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {time.time() - t_start:.0f} s")
 
 

@@ -53,15 +53,44 @@ def test_known_fraction(model):
 
 def test_numpy_matches_torch(model):
     torch = pytest.importorskip("torch")
-    from safetensors.torch import load_file
+    from emotive.ml.train_text import ensemble_proba, load_torch_members
 
-    from emotive.ml.train_text import TextLSTM, predict_proba
-
-    net = TextLSTM(len(model.vocab), len(model.labels))
-    net.load_state_dict({k: v.float() for k, v in load_file(str(model.path)).items()})
+    nets = load_torch_members(model.path)            # one module per ensemble member
+    assert len(nets) == len(model.members) == max(1, model.config.get("members", 1))
     with torch.no_grad():
-        expected = predict_proba(net, [model.encode(s) for s in SENTENCES])
+        expected = ensemble_proba(nets, [model.encode(s) for s in SENTENCES])
     np.testing.assert_allclose(model.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+
+
+def test_numpy_matches_torch_ensemble_file(tmp_path):
+    """An ensemble file written by save_ensemble (random members sharing the untrained rows):
+    numpy = mean of the torch members' softmax; shapes and names as the loader expects."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import (TextLSTM, ensemble_proba, load_torch_members, predict_proba,
+                                       save_ensemble)
+    from emotive.ml.tokenizer import tokenize
+
+    vocab = ["<unk>"] + sorted({w for s in SENTENCES for w in tokenize(s)})
+    n_trained = len(vocab) // 2
+    torch.manual_seed(0)
+    nets = [TextLSTM(len(vocab), 28, pool="meanmax") for _ in range(3)]
+    for net in nets[1:]:
+        net.embedding.weight.data[n_trained:] = nets[0].embedding.weight.data[n_trained:]
+    path = tmp_path / "e.safetensors"
+    save_ensemble(path, nets, vocab, n_trained, {"hidden": 128, "layers": 2, "max_len": 48,
+                                                 "pool": "meanmax", "n_trained_vocab": n_trained})
+    m = TextEmotionModel.load(path)
+    assert len(m.members) == 3 and m.config["members"] == 3 and m.n_trained == n_trained
+    for net in nets:
+        net.embedding.weight.data = net.embedding.weight.data.half().float()    # as stored
+    ids = [m.encode(s) for s in SENTENCES]
+    with torch.no_grad():
+        expected = ensemble_proba(nets, ids)
+        single = predict_proba(nets[1], ids)
+        loaded = ensemble_proba(load_torch_members(path), ids)
+    np.testing.assert_allclose(loaded, expected, atol=1e-6)
+    np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+    assert np.abs(expected - single).max() > 1e-3          # the members do differ
 
 
 def test_missing_and_corrupt_files(tmp_path):
@@ -93,4 +122,30 @@ def test_training_loop_smoke():
     net = TextLSTM(len(index) + 1, 28)
     hist = fit(net, encode(toks, index), y, epochs=2, seed=0, batch=8, log=lambda s: None)
     assert len(hist) == 2 and hist[1]["loss"] < hist[0]["loss"]
+    # The shipped set-up: mean+max pooling, Ekman auxiliary loss, cosine schedule.
+    setup_determinism(0)
+    net = TextLSTM(len(index) + 1, 28, pool="meanmax")
+    hist = fit(net, encode(toks, index), y, epochs=2, seed=0, batch=8, log=lambda s: None,
+               schedule="cosine", groups=L.ekman_matrix(), aux_weight=1.0)
+    assert len(hist) == 2 and hist[1]["loss"] < hist[0]["loss"]
     torch.use_deterministic_algorithms(False)
+
+
+def test_numpy_matches_torch_meanmax(tmp_path):
+    """Parity for the pooling variant the shipped file does not use (random weights)."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import TextLSTM, predict_proba, save
+    from emotive.ml.tokenizer import tokenize
+
+    vocab = ["<unk>"] + sorted({w for s in SENTENCES for w in tokenize(s)})
+    other = "meanmax" if not DEFAULT_WEIGHTS.exists() or \
+        TextEmotionModel.load().config.get("pool", "last") == "last" else "last"
+    torch.manual_seed(0)
+    net = TextLSTM(len(vocab), 28, pool=other)
+    path = tmp_path / "m.safetensors"
+    save(path, net, vocab, {"hidden": 128, "layers": 2, "max_len": 48, "pool": other})
+    m = TextEmotionModel.load(path)
+    net.embedding.weight.data = net.embedding.weight.data.half().float()    # as stored
+    with torch.no_grad():
+        expected = predict_proba(net, [m.encode(s) for s in SENTENCES])
+    np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
