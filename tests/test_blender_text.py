@@ -175,3 +175,12 @@ def test_disable_leaves_blender_clean(addon):
     finally:
         bpy.ops.preferences.addon_enable(module="bl_ext.user_default.emotive")
     assert hasattr(bpy.types.Scene, "emotive")
+
+
+def test_install_brings_the_weights_reader(addon):
+    """A user's Blender has NumPy but no safetensors: the extension's own wheel must be installed."""
+    from pathlib import Path
+
+    user = Path(bpy.utils.resource_path('USER'))
+    installed = list(user.glob("extensions/.local/lib/python3.*/site-packages/safetensors/__init__.py"))
+    assert installed, f"safetensors wheel not installed under {user}/extensions/.local"
