@@ -12,7 +12,7 @@ to 0 / to a shared split instead of letting them blow up.
 
 Solving (no per-frame scipy call: lsq_linear costs ~ms a frame, the goal is >= 5,000 frames/s):
 1. H = A^T A + lam I is Cholesky-factored once; all frames' unconstrained solutions are one
-   cho_solve with F right-hand sides.
+   one product with its (K x K) inverse for all F frames.
 2. Frames that leave the box go through a batched primal-dual active-set loop (a semismooth
    Newton method): keys past a bound, or at one with the gradient pushing out, are held there,
    the free keys' sub-system H_FF is solved exactly, repeat until no frame's sets change (2-6
@@ -32,10 +32,8 @@ not to the exact optimum: enough for animation, and typically 0.1-1 s for a few 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.linalg import cho_factor, cho_solve, eigh
-from scipy.optimize import lsq_linear
-from scipy.sparse.linalg import factorized
+# NumPy only at import: the solver runs inside a user's Blender, which ships NumPy but not
+# SciPy. SciPy is used lazily for the rare BVLS fallback and the optional smoothing path.
 
 
 def signatures_from_shape_keys(binding, base_vertices, deltas, names=None) -> np.ndarray:
@@ -70,7 +68,7 @@ class ShapeKeySolver:
         self.scale = max(float(np.trace(gram)) / self.n_keys, 1e-30)
         self.lam = regularisation * self.scale
         self.H = gram + self.lam * np.eye(self.n_keys)
-        self._chol = cho_factor(self.H)
+        self._H_inv = np.linalg.inv(self.H)  # K <= 52 and SPD: one product solves every frame
         self.lower = np.broadcast_to(np.asarray(lower, np.float64), (self.n_keys,)).copy()
         self.upper = np.broadcast_to(np.asarray(upper, np.float64), (self.n_keys,)).copy()
         if np.any(self.lower > self.upper):
@@ -104,7 +102,7 @@ class ShapeKeySolver:
         b = y @ self.A                                                     # (F, K) = A^T y
         if self.mu > 0 and len(b) >= 3:
             return self._solve_smooth(b)
-        w = cho_solve(self._chol, b.T).T
+        w = b @ self._H_inv
         out = (w < self.lower) | (w > self.upper)
         rows = np.flatnonzero(out.any(axis=1))
         self.fallback_frames = 0
@@ -145,6 +143,10 @@ class ShapeKeySolver:
                 break
         if len(todo):  # rare: finish those frames with scipy's bounded least squares
             self.fallback_frames = len(todo)
+            try:
+                from scipy.optimize import lsq_linear
+            except ImportError:  # inside Blender: keep the active set's last, clipped iterate
+                return w
             aug = np.vstack([self.A, np.sqrt(self.lam) * np.eye(k)])
             for f in todo:
                 rhs = np.concatenate([y[f], np.zeros(k)])
@@ -185,6 +187,10 @@ class ShapeKeySolver:
     # --- temporal smoothness: ADMM over the whole take ---------------------------------------
 
     def _solve_smooth(self, b, max_iter: int = 1000, tol: float = 1e-4) -> np.ndarray:
+        import scipy.sparse as sp
+        from scipy.linalg import eigh
+        from scipy.sparse.linalg import factorized
+
         n, k = b.shape
         s, q = eigh(self.H)
         rho = self.scale  # ADMM penalty: H's mean eigenvalue (fastest of 0.1-100x median tried)
@@ -194,7 +200,7 @@ class ShapeKeySolver:
         m = (sp.kron(sp.diags(s + rho), sp.identity(n))
              + sp.kron(sp.identity(k), self.mu * (d2.T @ d2)))
         solve = factorized(m.tocsc())
-        z = np.clip(cho_solve(self._chol, b.T).T, self.lower, self.upper)
+        z = np.clip(b @ self._H_inv, self.lower, self.upper)
         u = np.zeros_like(z)
         for self.admm_iterations in range(1, max_iter + 1):
             rhs = (b + rho * (z - u)) @ q                                  # eigenbasis
