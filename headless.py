@@ -113,6 +113,13 @@ def load_head(spec: str):
     return obj
 
 
+def _has_any_arkit_key(obj) -> bool:
+    from .rigs.arkit import ARKIT_NAMES
+
+    key = obj.data.shape_keys if obj.type == 'MESH' else None
+    return bool(key) and any(name in key.key_blocks for name in ARKIT_NAMES)
+
+
 def _progress_printer():
     last = [-1]
 
@@ -143,6 +150,14 @@ def run_text(args) -> int:
 
     head = load_head(args.head)
     check_target(head)
+    character = None
+    if args.head != "default" and not _has_any_arkit_key(head):
+        # A user's unbound mesh: bind its landmarks and transfer the ARKit keys onto it.
+        from .rigs.blender_character import make_animatable
+
+        print(f"emotive: '{head.name}' has no ARKit shape keys: binding its face and adding them",
+              file=sys.stderr)
+        character = make_animatable(head)
     animation = run_text_animation(text, progress=_progress_printer(), fps=args.fps, wpm=args.wpm,
                                    intensity=args.intensity, seed=args.seed, timings=timings,
                                    model_path=str(args.model) if args.model else None,
@@ -156,6 +171,9 @@ def run_text(args) -> int:
                                   name=take_name(text), frame_start=1)
     set_scene_range(scene, 1, len(animation.performance.frames), fps=args.fps)
     report = build_report(animation, channels, frame_start=1, action_name=action.name, target=head.name)
+    if character is not None:
+        report["binding"] = character["binding"]
+        report["added_shape_keys"] = character["added_keys"]
 
     for warning in animation.timeline.warnings:
         print(f"emotive: warning: {warning}", file=sys.stderr)

@@ -4,9 +4,11 @@ import bpy
 
 from .add_head import EMOTIVE_OT_add_default_head
 from .animate_text import EMOTIVE_OT_animate_text
+from .character import EMOTIVE_OT_add_arkit_keys, EMOTIVE_OT_bind_face
 from .train_expressions import EMOTIVE_OT_train_expressions
 
-_classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_animate_text, EMOTIVE_OT_train_expressions)
+_classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_bind_face, EMOTIVE_OT_add_arkit_keys,
+            EMOTIVE_OT_animate_text, EMOTIVE_OT_train_expressions)
 
 
 def register():

@@ -33,8 +33,8 @@ class EMOTIVE_OT_animate_text(ModalProgress, bpy.types.Operator):
         obj = settings.target
         check_target(obj)
         if not obj.data.shape_keys or not any(n in obj.data.shape_keys.key_blocks for n in ARKIT_NAMES):
-            raise EmotiveError(f"'{obj.name}' has no ARKit-named shape keys (browDownLeft … tongueOut); "
-                               "use the default head or give the mesh ARKit shape keys")
+            raise EmotiveError(f"'{obj.name}' has no ARKit-named shape keys (browDownLeft … tongueOut): "
+                               "click Add ARKit Shape Keys, or use the default head")
         if self.text:
             text = self.text
         elif settings.text_source == 'BLOCK':

@@ -28,6 +28,8 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "target")
         layout.operator("emotive.add_default_head", icon='USER')
+        if settings.target is not None and settings.target.type == 'MESH':
+            self.draw_character(layout, settings.target)
 
         col = layout.column()
         col.prop(settings, "text_source", expand=True)
@@ -53,3 +55,23 @@ class EMOTIVE_PT_text(bpy.types.Panel):
             active = settings.results[settings.results_index] if settings.results_index < len(settings.results) else None
             if active and active.warning:
                 layout.label(text=active.warning, icon='ERROR')
+
+    @staticmethod
+    def draw_character(layout, obj):
+        """What the target supports: binding, ARKit keys, other keys."""
+        from ..rigs.blender_character import character_status
+
+        status = character_status(obj, verify=False)
+        box = layout.box()
+        col = box.column(align=True)
+        if status["bound"]:
+            col.label(text="Landmarks bound", icon='CHECKMARK')
+        else:
+            col.label(text=status["binding_problem"] or "No landmark binding", icon='INFO')
+        col.label(text=f"ARKit shape keys: {status['arkit_keys']} / 52",
+                  icon='CHECKMARK' if status["arkit_keys"] == 52 else 'ERROR')
+        if status["custom_keys"]:
+            col.label(text=f"Other shape keys: {status['custom_keys']}")
+        row = box.row(align=True)
+        row.operator("emotive.bind_face", icon='HIDE_OFF')
+        row.operator("emotive.add_arkit_keys", icon='SHAPEKEY_DATA')
