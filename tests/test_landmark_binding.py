@@ -62,3 +62,34 @@ def test_bound_landmarks_match_mediapipe(setup, yaw):
         assert err.mean() <= MEAN_PX and err.max() <= MAX_PX
     else:
         assert err.mean() <= CONTOUR_MEAN_PX and err.max() <= CONTOUR_MAX_PX
+
+
+def test_front_view_in_cycles_matches_mediapipe(setup):
+    """The same check on a path-traced render (Cycles on the CPU), as a user's renders would be."""
+    script, data, scene, detect = setup
+    import bpy
+
+    scene.render.engine = 'CYCLES'
+    scene.cycles.device = 'CPU'
+    scene.cycles.samples = 16
+    scene.cycles.use_denoising = False
+    key = bpy.data.objects.new("Key", bpy.data.lights.new("Key", 'SUN'))
+    key.rotation_euler = (np.radians(60), 0.0, np.radians(15))  # from the front, above, a bit aside
+    key.data.energy = 3.0
+    scene.collection.objects.link(key)
+    try:
+        cam = script.camera(0.0)
+        det = detect(script.render(scene, cam))
+    finally:
+        scene.render.engine = 'BLENDER_WORKBENCH'
+        bpy.data.objects.remove(key)
+    assert det is not None, "MediaPipe found no face in the Cycles render"
+    pts = Binding.from_dict(data["canonical70"]).evaluate(load_default_head().vertices)
+    err = np.linalg.norm(project(pts, cam) - det[lm.MEDIAPIPE_TO_CANONICAL], axis=1)
+    feat = err[17:]
+    print(f"\ncycles front: all 70 mean {err.mean():.2f} px, max {err.max():.2f} px; "
+          f"without jaw mean {feat.mean():.2f} px, max {feat.max():.2f} px")
+    # Shading moves where MediaPipe draws the jaw contour (a silhouette, not a surface point):
+    # the features keep the strict bound, the contour the looser one, as for turned views.
+    assert feat.mean() <= MEAN_PX and feat.max() <= MAX_PX
+    assert err.mean() <= CONTOUR_MEAN_PX and err.max() <= CONTOUR_MAX_PX
