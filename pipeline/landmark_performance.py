@@ -71,8 +71,12 @@ def load_expression_model(path: str | None = None):
 
 
 def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0, seed: int = 0,
-                              model_path: str | None = None):
-    """Yield progress fractions; return a Performance (see envelope_performance for the contract)."""
+                              model_path: str | None = None, keep_landmarks: bool = False):
+    """Yield progress fractions; return a Performance (see envelope_performance for the contract).
+
+    keep_landmarks: also return `performance.landmarks`, the summed generated landmark offsets
+    (F, 70, 3) on the default head (before blinks and idle drift), for retargeting onto other
+    keys (rigs/custom_keys.py); None by default."""
     fps = float(fps)
     if not math.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive finite number, got {fps}")
@@ -124,7 +128,8 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
         yield 0.6 + 0.4 * stop / n_frames
 
     add_life(weights, np.random.default_rng(int(seed)), fps)
-    return Performance(fps=fps, frames=np.arange(n_frames, dtype=np.int64), weights=weights)
+    return Performance(fps=fps, frames=np.arange(n_frames, dtype=np.int64), weights=weights,
+                       landmarks=offsets if keep_landmarks else None)
 
 
 def landmark_performance(timeline, **options) -> Performance:

@@ -37,6 +37,7 @@ class Performance:
     frames: np.ndarray                  # (F,) int, 0-based; time = frame / fps
     weights: np.ndarray                 # (F, 52) float32 over `names`
     names: tuple[str, ...] = ARKIT_NAMES
+    landmarks: np.ndarray | None = None  # (F, 70, 3) generated offsets, when an engine keeps them
 
     @property
     def duration(self) -> float:

@@ -56,13 +56,26 @@ def write_shape_key_take(obj, weights: np.ndarray, channels: list[str], *, name:
     Keys are thinned to those needed to stay within `tolerance` of the performance, so curves
     stay editable by hand. Returns the Action.
     """
+    columns = np.asarray(weights)[:, [ARKIT_INDEX[channel] for channel in channels]]
+    return write_named_take(obj, columns, channels, name=name, frame_start=frame_start,
+                            tolerance=tolerance)
+
+
+def write_named_take(obj, weights: np.ndarray, names: list[str], *, name: str,
+                     frame_start: int = 1, tolerance: float = 0.002):
+    """Key `weights` (F, len(names)), column i for shape key names[i], into a new Action on obj's
+    shape keys (any key names: ARKit or the character's own). Same thinning and non-destructive
+    rules as write_shape_key_take. Returns the Action."""
+    weights = np.asarray(weights)
+    if weights.ndim != 2 or weights.shape[1] != len(names):
+        raise ValueError(f"weights: expected (F, {len(names)}), got {weights.shape}")
     key = obj.data.shape_keys
     action = bpy.data.actions.new(name)
     action.use_fake_user = True  # every take survives saving even when another one is assigned
     slot = action.slots.new(id_type='KEY', name=key.name)
     bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
-    for channel in channels:
-        values = weights[:, ARKIT_INDEX[channel]]
+    for column, channel in enumerate(names):
+        values = weights[:, column]
         kept = reduce_keys(values, tolerance)
         path = f'key_blocks["{bpy.utils.escape_identifier(channel)}"].value'
         curve = bag.fcurves.new(path, index=0)
