@@ -13,8 +13,8 @@ import tracemalloc
 
 import numpy as np
 
-from emotive.rigs.arkit import ARKIT_NAMES
-from emotive.rigs.head_mesh import default_head_binding, load_default_head
+from emotive.pipeline.landmark_performance import default_head_rig
+from emotive.rigs.head_mesh import load_default_head
 from emotive.rigs.rbf import RBFWarp, naive_rbf_deform
 from timing import best_of
 
@@ -27,11 +27,8 @@ def cloud(verts, n, rng):
 
 
 def main():
-    binding = default_head_binding()
-    head = load_default_head()
-    verts = head.vertices.astype(np.float64)
-    rest = binding.evaluate(verts)
-    sig = np.stack([binding.evaluate(head.shape_keys[n]) for n in ARKIT_NAMES])
+    rest, sig = default_head_rig()  # landmarks and per-key landmark signatures
+    verts = load_default_head().vertices.astype(np.float64)
     rng = np.random.default_rng(0)
     frames = np.einsum("fk,kld->fld", rng.uniform(0, 1, (300, 52)) * (rng.random((300, 52)) < 0.1),
                        sig)  # 300 frames of random ~5-key expressions

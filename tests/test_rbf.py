@@ -4,19 +4,16 @@
 import numpy as np
 import pytest
 
-from emotive.rigs.arkit import ARKIT_NAMES
-from emotive.rigs.head_mesh import default_head_binding, load_default_head
+from emotive.pipeline.landmark_performance import default_head_rig
+from emotive.rigs.head_mesh import load_default_head
 from emotive.rigs.rbf import RBFWarp, naive_rbf_deform
 
 
 
 @pytest.fixture(scope="module")
 def head():
-    binding = default_head_binding()
-    mesh = load_default_head()
-    verts = mesh.vertices.astype(np.float64)
-    rest = binding.evaluate(verts)
-    keys = np.stack([binding.evaluate(mesh.shape_keys[n]) for n in ARKIT_NAMES])
+    rest, keys = default_head_rig()  # landmarks and per-key landmark signatures
+    verts = load_default_head().vertices.astype(np.float64)
     return verts, rest, keys, RBFWarp(rest, verts)
 
 
