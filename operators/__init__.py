@@ -5,6 +5,7 @@ import bpy
 from .add_head import EMOTIVE_OT_add_default_head
 from .animate_text import EMOTIVE_OT_animate_text
 from .character import EMOTIVE_OT_add_arkit_keys, EMOTIVE_OT_bind_face
+from . import landmarks
 from .train_expressions import EMOTIVE_OT_train_expressions
 
 _classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_bind_face, EMOTIVE_OT_add_arkit_keys,
@@ -14,8 +15,10 @@ _classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_bind_face, EMOTIVE_OT_add_ar
 def register():
     for cls in _classes:
         bpy.utils.register_class(cls)
+    landmarks.register()
 
 
 def unregister():
+    landmarks.unregister()
     for cls in reversed(_classes):
         bpy.utils.unregister_class(cls)

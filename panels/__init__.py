@@ -2,9 +2,10 @@
 
 import bpy
 
+from .landmarks_panel import EMOTIVE_PT_landmarks
 from .main_panel import EMOTIVE_PT_text, EMOTIVE_UL_results
 
-_classes = (EMOTIVE_UL_results, EMOTIVE_PT_text)
+_classes = (EMOTIVE_UL_results, EMOTIVE_PT_text, EMOTIVE_PT_landmarks)
 
 
 def register():

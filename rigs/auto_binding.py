@@ -89,8 +89,8 @@ class NoFaceFound(BindingError):
         super().__init__(
             f"No face was found in renders of the mesh from {tried}. Automatic binding needs a "
             "recognisable human face with eyes, nose and mouth. Set 'facing' to the axis the face "
-            "looks along, or bind the landmarks manually (place the 70 canonical points on the "
-            "surface and bind them with rigs.landmark_binding.bind_points).")
+            "looks along, or place the landmarks manually: Emotive tab > Face Landmarks > Guided "
+            "Placement (clicks on the mesh, mirrored left/right) or Edit Landmarks.")
 
 
 @dataclass

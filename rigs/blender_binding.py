@@ -32,10 +32,11 @@ PROPERTY = "emotive_binding"
 FORMAT_VERSION = 1
 _TMP = "Emotive Binding (temporary)"
 
-__all__ = ["bind_object", "load_binding", "BindingError", "NoFaceFound", "PROPERTY"]
+__all__ = ["bind_object", "load_binding", "store_binding", "check_bindable", "EvaluatedMesh",
+           "BindingError", "NoFaceFound", "PROPERTY"]
 
 
-class _Evaluated:
+class EvaluatedMesh:
     """Vertices (object space), loop triangles and topology checksum of an evaluated mesh."""
 
     def __init__(self, obj, depsgraph):
@@ -70,7 +71,7 @@ def topology_checksum(n_vertices: int, loop_totals, loop_vertices) -> str:
     return h.hexdigest()
 
 
-def _check(obj, what: str = "object") -> None:
+def check_bindable(obj, what: str = "object") -> None:
     if obj is None or obj.type != 'MESH':
         raise BindingError(f"{what} {getattr(obj, 'name', obj)!r} is not a mesh object")
     for idb in (obj, obj.data):
@@ -150,7 +151,7 @@ def _render(scene, cam: dict) -> np.ndarray:
     return np.ascontiguousarray(np.round(px.reshape(h, w, 4)[::-1, :, :3] * 255).astype(np.uint8))
 
 
-def _caster(target: _Evaluated, extras: list):
+def _caster(target: EvaluatedMesh, extras: list):
     """(cast, nearest) over world-space triangles: target first, then the extras."""
     verts, tris, off = [target.world], [target.triangles], len(target.world)
     for e in extras:
@@ -187,19 +188,19 @@ def bind_object(obj, facing: str = "AUTO", extra_objects=(), store: bool = True)
     """Bind MediaPipe's 478 landmarks (+ the canonical 70) to `obj`'s evaluated mesh ->
     (LandmarkBinding, report). Stores it in obj["emotive_binding"] unless store=False.
     BindingError (NoFaceFound when no view shows a face) leaves everything unchanged."""
-    _check(obj)
+    check_bindable(obj)
     extra_objects = [e for e in extra_objects if e is not None and e != obj]
     for e in extra_objects:
-        _check(e, "extra object")
+        check_bindable(e, "extra object")
     depsgraph = bpy.context.evaluated_depsgraph_get()
-    target = _Evaluated(obj, depsgraph)
+    target = EvaluatedMesh(obj, depsgraph)
     if target.n_polygons == 0 or len(target.triangles) == 0:
         raise BindingError(f"{obj.name!r} has no faces (only vertices/edges): automatic binding "
                            "needs a surface mesh of a face")
     areas = _tri_areas(target.world, target.triangles)
     if not (areas > 1e-12).any():
         raise BindingError(f"{obj.name!r} has only zero-area faces: nothing to render or bind")
-    extras = [_Evaluated(e, depsgraph) for e in extra_objects]
+    extras = [EvaluatedMesh(e, depsgraph) for e in extra_objects]
     extras = [e for e in extras if len(e.triangles)]
     cast, nearest = _caster(target, extras)
 
@@ -227,13 +228,20 @@ def bind_object(obj, facing: str = "AUTO", extra_objects=(), store: bool = True)
     report = dict(result.report, vertex_count=len(target.vertices),
                   topology_checksum=target.checksum)
     if store:
-        obj[PROPERTY] = json.dumps({
-            "version": FORMAT_VERSION, "generator": "emotive.rigs.blender_binding",
-            "vertex_count": len(target.vertices), "topology_checksum": target.checksum,
-            "facing": report["facing"], "report": {k: v for k, v in report.items()
-                                                   if k not in ("camera",)},
-            **binding.to_dict()}, separators=(",", ":"))
+        store_binding(obj, binding, {k: v for k, v in report.items() if k != "camera"}, target,
+                      facing=report["facing"])
     return binding, report
+
+
+def store_binding(obj, binding: LandmarkBinding, report: dict, mesh: EvaluatedMesh,
+                  facing: str | None = None, generator: str = "emotive.rigs.blender_binding"
+                  ) -> None:
+    """Write obj["emotive_binding"]: the binding with the evaluated mesh's vertex count and
+    topology checksum (what load_binding checks), how it was made and its report."""
+    obj[PROPERTY] = json.dumps({
+        "version": FORMAT_VERSION, "generator": generator,
+        "vertex_count": len(mesh.vertices), "topology_checksum": mesh.checksum,
+        "facing": facing, "report": report, **binding.to_dict()}, separators=(",", ":"))
 
 
 def load_binding(obj, depsgraph=None) -> LandmarkBinding:
@@ -252,7 +260,7 @@ def load_binding(obj, depsgraph=None) -> LandmarkBinding:
     if data.get("version") != FORMAT_VERSION:
         raise BindingError(f"{obj.name!r}: landmark binding format {data.get('version')!r} is "
                            f"not {FORMAT_VERSION}: bind again")
-    target = _Evaluated(obj, depsgraph or bpy.context.evaluated_depsgraph_get())
+    target = EvaluatedMesh(obj, depsgraph or bpy.context.evaluated_depsgraph_get())
     if len(target.vertices) != data["vertex_count"] or target.checksum != data["topology_checksum"]:
         raise BindingError(
             f"{obj.name!r}: the mesh topology changed since the landmarks were bound "

@@ -245,7 +245,7 @@ def test_no_face_leaves_scene_unchanged(empty_scene):
     cube = _mesh_object("Cube", v, [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6),
                                      (0, 2, 6, 4), (1, 5, 7, 3)])
     before, scene = _data_snapshot(), bpy.context.scene
-    with pytest.raises(NoFaceFound, match="manual"):
+    with pytest.raises(NoFaceFound, match="manually: Emotive tab > Face Landmarks > Guided Placement"):
         bind_object(cube)
     assert _data_snapshot() == before and bpy.context.scene == scene
     assert PROPERTY not in cube
