@@ -5,8 +5,7 @@ import bpy
 from ..errors import EmotiveError
 from ..pipeline.text_to_animation import iter_text_animation, run_text_animation
 from ..preferences import expression_model_path, text_model_path
-from ..rigs.arkit import ARKIT_NAMES
-from ..rigs.blender_keys import check_target, set_scene_range, take_name, write_shape_key_take
+from ..rigs.blender_keys import prepare_take, set_scene_range, take_name
 from .progress import ModalProgress
 
 # Shorter texts run at once; longer ones run modal with a progress bar and Esc to cancel.
@@ -15,7 +14,7 @@ TICK_SECONDS = 0.05
 
 
 class EMOTIVE_OT_animate_text(ModalProgress, bpy.types.Operator):
-    """Detect the emotion of each sentence and key it on the target's shape keys as a new Action"""
+    """Detect the emotion of each sentence and key it on the target's shape keys or face rig as a new Action"""
 
     bl_idname = "emotive.animate_text"
     bl_label = "Animate from Text"
@@ -30,11 +29,7 @@ class EMOTIVE_OT_animate_text(ModalProgress, bpy.types.Operator):
     def _inputs(self, context):
         """Everything the run needs, validated before anything is computed or changed."""
         settings = context.scene.emotive
-        obj = settings.target
-        check_target(obj)
-        if not obj.data.shape_keys or not any(n in obj.data.shape_keys.key_blocks for n in ARKIT_NAMES):
-            raise EmotiveError(f"'{obj.name}' has no ARKit-named shape keys (browDownLeft … tongueOut): "
-                               "click Add ARKit Shape Keys, or use the default head")
+        target = prepare_take(settings.target, settings.drive.lower(), settings.motion)
         if self.text:
             text = self.text
         elif settings.text_source == 'BLOCK':
@@ -46,27 +41,28 @@ class EMOTIVE_OT_animate_text(ModalProgress, bpy.types.Operator):
         fps = context.scene.render.fps / context.scene.render.fps_base
         options = dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
                        model_path=text_model_path(context), motion=settings.motion,
-                       expression_model_path=expression_model_path(context))
-        return obj, text, options
+                       expression_model_path=expression_model_path(context),
+                       keep_landmarks=target.needs_landmarks)
+        return target, text, options
 
     def execute(self, context):
         try:
-            obj, text, options = self._inputs(context)
+            target, text, options = self._inputs(context)
             animation = run_text_animation(text, **options)
-            return self._apply(context, obj, text, animation)
+            return self._apply(context, target, text, animation)
         except EmotiveError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
 
     def invoke(self, context, event):
         try:
-            obj, text, options = self._inputs(context)
+            target, text, options = self._inputs(context)
         except EmotiveError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         if len(text.split()) < MODAL_WORDS or bpy.app.background or context.window is None:
             return self.execute(context)
-        self._target, self._text = obj, text
+        self._target, self._text = target, text
         self._steps = iter_text_animation(text, **options)
         return self.progress_start(context, 0.01)
 
@@ -95,20 +91,20 @@ class EMOTIVE_OT_animate_text(ModalProgress, bpy.types.Operator):
             return {'CANCELLED'}
         return {'RUNNING_MODAL'}
 
-    def _apply(self, context, obj, text, animation):
-        channels = animation.active_channels
-        check_target(obj, channels)  # raises before anything is written
+    def _apply(self, context, target, text, animation):
         scene = context.scene
-        action = write_shape_key_take(obj, animation.performance.weights, channels,
-                                      name=take_name(text), frame_start=scene.frame_start)
+        # write() checks the channels before it writes anything; an error leaves the scene as it was
+        written = target.write(animation, name=take_name(text), frame_start=scene.frame_start)
         set_scene_range(scene, scene.frame_start, len(animation.performance.frames))
         store_results(scene, animation)
         for warning in animation.timeline.warnings:
             self.report({'WARNING'}, warning)
         segments = animation.timeline.segments
         emotions = ", ".join(s.emotion for s in segments[:6]) + ("…" if len(segments) > 6 else "")
-        self.report({'INFO'}, f"'{action.name}': {len(segments)} segment(s) on '{obj.name}', "
-                              f"frames {scene.frame_start}–{scene.frame_end} ({emotions})")
+        notes = "; ".join(written["notes"])
+        self.report({'INFO'}, f"'{written['action'].name}': {len(segments)} segment(s) on '{target.obj.name}', "
+                              f"frames {scene.frame_start}–{scene.frame_end} ({emotions})"
+                              + (f"; {notes}" if notes else ""))
         return {'FINISHED'}
 
 

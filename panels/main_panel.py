@@ -42,6 +42,9 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         col.prop(settings, "wpm")
         col.prop(settings, "intensity", slider=True)
         col.prop(settings, "motion")
+        col.prop(settings, "drive")
+        if settings.drive != 'ARKIT' and settings.motion != 'landmark':
+            col.label(text="Own keys and bones need the Generated motion", icon='ERROR')
         col.prop(settings, "seed")
         render = context.scene.render
         col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
@@ -58,7 +61,8 @@ class EMOTIVE_PT_text(bpy.types.Panel):
 
     @staticmethod
     def draw_character(layout, obj):
-        """What the target supports: binding, ARKit keys, other keys."""
+        """What the target supports: binding, ARKit keys, its own keys, a face rig."""
+        from ..rigs.blender_bone_retarget import face_rig_of, fit_status
         from ..rigs.blender_character import character_status
 
         status = character_status(obj, verify=False)
@@ -70,8 +74,21 @@ class EMOTIVE_PT_text(bpy.types.Panel):
             col.label(text=status["binding_problem"] or "No landmark binding", icon='INFO')
         col.label(text=f"ARKit shape keys: {status['arkit_keys']} / 52",
                   icon='CHECKMARK' if status["arkit_keys"] == 52 else 'ERROR')
-        if status["custom_keys"]:
-            col.label(text=f"Other shape keys: {status['custom_keys']}")
+        col.label(text=f"Own shape keys: {status['custom_keys']}",
+                  icon='CHECKMARK' if status["custom_keys"] else 'DOT')
+        rig = face_rig_of(obj)
+        if rig is None:
+            col.label(text="Face rig: none (no Armature modifier)", icon='DOT')
+        else:
+            fit = fit_status(rig)
+            col.label(text=f"Face rig: {rig.name}, " + ("fitted" if fit["fitted"]
+                                                         else fit["problem"] or "not fitted"),
+                      icon='CHECKMARK' if fit["fitted"] else 'ERROR')
         row = box.row(align=True)
         row.operator("emotive.bind_face", icon='HIDE_OFF')
         row.operator("emotive.add_arkit_keys", icon='SHAPEKEY_DATA')
+        if rig is not None:
+            box.operator("emotive.fit_face_rig", icon='ARMATURE_DATA')
+            row = box.row(align=True)
+            row.operator("emotive.add_live_drivers", icon='DRIVER')
+            row.operator("emotive.remove_live_drivers", icon='X')

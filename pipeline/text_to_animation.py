@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +31,51 @@ MOTIONS = ("landmark", "envelope")
 class TextAnimation:
     timeline: EmotionTimeline
     performance: Performance
+    seed: int = 0
+    _life: tuple | None = field(default=None, repr=False, compare=False)
+
+    def landmark_motion(self, life: bool = True, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(stop - start, 70, 3) frames [start, stop) of the take as default-head landmark offsets,
+        for targets other than ARKit keys (a character's own shape keys, face bones). Needs a run
+        with keep_landmarks=True; take long takes in chunks (iter_landmark_motion).
+
+        life: add the take's blinks and idle drift (pipeline/performance.add_life, same seed so the
+        blinks fall on the ARKit take's frames), turned into landmark motion through the default
+        head's ARKit signatures; the generated landmarks hold the expressions only."""
+        perf = self.performance
+        if perf.landmarks is None:
+            raise EmotiveError("this take kept no landmark motion: run it with keep_landmarks=True "
+                               "and the generated (landmark) motion")
+        part = perf.landmarks[start:stop]
+        if not life:
+            return part
+        if self._life is None:
+            self._life = life_weights(len(perf.frames), perf.fps, self.seed)
+        from .landmark_performance import default_head_rig
+
+        weights, keys = self._life
+        return part + np.einsum("fk,kld->fld", weights[start:stop], default_head_rig()[1][keys]).astype(np.float32)
+
+    def iter_landmark_motion(self, life: bool = True, chunk: int = 8192):
+        """Yield (start, landmark_motion(life, start, start + chunk)) over the whole take."""
+        for start in range(0, len(self.performance.frames), chunk):
+            yield start, self.landmark_motion(life, start, start + chunk)
 
     @property
     def active_channels(self) -> list[str]:
         """ARKit channels that move at all: the shape keys a target needs, and the ones keyed."""
         moving = np.abs(self.performance.weights).max(axis=0) > 1e-4
         return [name for name, m in zip(ARKIT_NAMES, moving) if m]
+
+
+def life_weights(n_frames: int, fps: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The blinks and idle drift add_life gives a neutral face: ((F, n) weights, (n,) the ARKit
+    key indices that move)."""
+    from .performance import add_life
+
+    life = add_life(np.zeros((n_frames, len(ARKIT_NAMES)), np.float32), np.random.default_rng(int(seed)), fps)
+    keys = np.flatnonzero(np.abs(life).max(axis=0) > 0)
+    return life[:, keys], keys
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,12 +109,19 @@ def check_rate(fps: float, wpm: float, intensity: float) -> None:
 
 def iter_text_animation(text: str, *, fps: float = 30, wpm: float = 160, intensity: float = 1.0,
                         seed: int = 0, timings=None, model_path: str | None = None,
-                        motion: str = "landmark", expression_model_path: str | None = None):
-    """Yield (fraction, message) while working; return a TextAnimation."""
+                        motion: str = "landmark", expression_model_path: str | None = None,
+                        keep_landmarks: bool = False):
+    """Yield (fraction, message) while working; return a TextAnimation.
+
+    keep_landmarks: keep the generated landmark motion (TextAnimation.landmark_motion), which
+    targets other than ARKit keys are retargeted from; only the landmark motion has it."""
     check_text(text)
     check_rate(fps, wpm, intensity)
     if motion not in MOTIONS:
         raise EmotiveError(f"unknown motion {motion!r}; use one of {', '.join(MOTIONS)}")
+    if keep_landmarks and motion != "landmark":
+        raise EmotiveError(f"the {motion} motion makes ARKit weights only; a character's own shape keys "
+                           "and face bones need the generated (landmark) motion")
     yield 0.0, "loading the emotion model"
     classifier = load_classifier(model_path)
     steps = iter_build_timeline(text, classifier, wpm=wpm, timings=timings)
@@ -95,7 +141,8 @@ def iter_text_animation(text: str, *, fps: float = 30, wpm: float = 160, intensi
 
         try:
             steps = iter_landmark_performance(timeline, fps=fps, intensity=intensity, seed=seed,
-                                              model_path=expression_model_path)
+                                              model_path=expression_model_path,
+                                              keep_landmarks=keep_landmarks)
             while True:
                 yield 0.6 + 0.4 * next(steps), "generating the performance"
         except StopIteration as done:
@@ -103,7 +150,7 @@ def iter_text_animation(text: str, *, fps: float = 30, wpm: float = 160, intensi
         except (OSError, ValueError) as exc:
             raise EmotiveError(f"cannot generate the performance: {exc}") from exc
     yield 1.0, "done"
-    return TextAnimation(timeline, performance)
+    return TextAnimation(timeline, performance, seed=int(seed))
 
 
 def run_text_animation(text: str, progress=None, **options) -> TextAnimation:
@@ -119,8 +166,11 @@ def run_text_animation(text: str, progress=None, **options) -> TextAnimation:
 
 
 def build_report(animation: TextAnimation, keyed: list[str], *, frame_start: int = 1,
-                 action_name: str = "", target: str = "") -> dict:
-    """The report.json content: one entry per segment, frames in scene frames."""
+                 action_name: str = "", target: str = "", drive: str = "arkit", notes=()) -> dict:
+    """The report.json content: one entry per segment, frames in scene frames. `keyed` names the
+    shape keys keyed, or the bones when drive is "bones"."""
+    bones = drive == "bones"
+    keys = [] if bones else list(keyed)
     perf = animation.performance
     segments = []
     for seg in animation.timeline.segments:
@@ -134,7 +184,7 @@ def build_report(animation: TextAnimation, keyed: list[str], *, frame_start: int
             "emotion": seg.emotion,
             "labels": [{"label": GOEMOTIONS[i], "probability": round(float(seg.probs[i]), 4)}
                        for i in top],
-            "shape_keys": keyed,
+            "shape_keys": keys,
         }
         if seg.warning:
             entry["warning"] = seg.warning
@@ -145,7 +195,10 @@ def build_report(animation: TextAnimation, keyed: list[str], *, frame_start: int
         "fps": perf.fps,
         "frame_start": frame_start,
         "frame_end": frame_start + len(perf.frames) - 1,
-        "keyed_shape_keys": keyed,
+        "drive": drive,
+        "keyed_shape_keys": keys,
+        **({"keyed_bones": list(keyed)} if bones else {}),
+        "notes": list(notes),
         "warnings": list(animation.timeline.warnings),
         "segments": segments,
     }

@@ -1,9 +1,16 @@
 """Blender adapter: a character's own shape keys as retarget targets (rigs/custom_keys.py).
 
 custom_key_signatures(obj) reads each key's delta (its coordinates minus its reference key's,
-foreach_get) and evaluates the object's bound landmarks (rigs/blender_binding.load_binding) on
-it: the (K, 70, 3) landmark motion of each key at weight 1. write_custom_key_take keys solved
+foreach_get) and evaluates the object's bound landmarks (character_binding: the stored binding,
+rigs/blender_binding.load_binding, or the default head's own for a mesh with its topology) on it:
+the (K, 70, 3) landmark motion of each key at weight 1. write_custom_key_take keys solved
 weights into a new Action, exactly as the ARKit take is written (rigs/blender_keys).
+
+custom_text_take turns a text take (pipeline/text_to_animation.TextAnimation, landmarks kept)
+into weights of the character's non-ARKit keys: the expressions and the blinks and idle drift
+(as landmark motion) go through one solve, so blinks land on whichever keys close the lids
+(blink_keys finds them by solving a pure blink); a character without such keys gets no blinks,
+and the result says so.
 """
 
 from __future__ import annotations
@@ -14,6 +21,48 @@ from ..errors import EmotiveError
 from .blender_keys import write_named_take
 
 MIN_MOTION_MM = 0.05  # a key moving no landmark by more than this is skipped (invisible to the solve)
+BLINK_WEIGHT = 0.3    # a key taking this much of a pure blink closes the lids
+KEYED_MIN = 1e-3      # keys whose weight never exceeds this are left out of a take
+
+
+def character_binding(obj):
+    """The LandmarkBinding of obj: its stored one, or (unbound) the default head's own when obj has
+    the default head's topology (Add Default Head, then sculpted keys). EmotiveError otherwise."""
+    from .auto_binding import BindingError, LandmarkBinding
+    from .blender_binding import PROPERTY, load_binding
+
+    if obj is None or obj.type != 'MESH':
+        raise EmotiveError(f"{getattr(obj, 'name', obj)!r} is not a mesh object")
+    if PROPERTY not in obj and _has_default_topology(obj):
+        from .head_mesh import default_head_binding
+
+        return LandmarkBinding(None, default_head_binding())
+    try:
+        return load_binding(obj)
+    except BindingError as exc:
+        raise EmotiveError(f"{exc} (click Bind Face)") from exc
+
+
+def _has_default_topology(obj) -> bool:
+    from .head_mesh import load_default_head
+
+    head = load_default_head()
+    mesh = obj.data
+    if len(mesh.vertices) != len(head.vertices) or len(mesh.loops) != len(head.loop_vertices):
+        return False
+    loops = np.empty(len(mesh.loops), np.int64)
+    mesh.loops.foreach_get("vertex_index", loops)
+    return bool(np.array_equal(loops, head.loop_vertices))
+
+
+def own_key_names(obj) -> list[str]:
+    """obj's shape keys that are not ARKit-named (the reference key excluded), in order."""
+    from .arkit import ARKIT_NAMES
+
+    key = obj.data.shape_keys if obj is not None and obj.type == 'MESH' else None
+    if key is None:
+        return []
+    return [kb.name for kb in key.key_blocks if kb != key.reference_key and kb.name not in ARKIT_NAMES]
 
 
 def _co(block, n: int) -> np.ndarray:
@@ -33,9 +82,7 @@ def custom_key_signatures(obj, names=None, binding=None, report: dict | None = N
     if key is None or len(key.key_blocks) < 2:
         raise EmotiveError(f"{obj.name!r} has no shape keys to retarget onto")
     if binding is None:
-        from .blender_binding import load_binding
-
-        binding = load_binding(obj)
+        binding = character_binding(obj)
     lm = binding.canonical70
     n = len(obj.data.vertices)
     if lm.triangles.max() >= n:
@@ -71,9 +118,7 @@ def custom_key_signatures(obj, names=None, binding=None, report: dict | None = N
 def target_landmarks(obj, binding=None) -> np.ndarray:
     """(70, 3) the bound landmarks on the reference (Basis) key's shape, object space."""
     if binding is None:
-        from .blender_binding import load_binding
-
-        binding = load_binding(obj)
+        binding = character_binding(obj)
     key = obj.data.shape_keys
     n = len(obj.data.vertices)
     if key is not None and len(key.key_blocks):
@@ -90,10 +135,9 @@ def custom_key_retarget(obj, names=None, report: dict | None = None, absorb: boo
     absorb: the default head's ARKit keys that none of obj's keys contains soak up the motion obj
     cannot make (see rigs/custom_keys.py) instead of it leaking into lookalike keys."""
     from ..pipeline.landmark_performance import default_head_rig
-    from .blender_binding import load_binding
     from .custom_keys import CustomKeyRetarget
 
-    binding = load_binding(obj)
+    binding = character_binding(obj)
     names, sigs = custom_key_signatures(obj, names, binding=binding, report=report)
     neutral, default_signatures = default_head_rig()
     return names, CustomKeyRetarget(target_landmarks(obj, binding), sigs, neutral,
@@ -109,3 +153,37 @@ def write_custom_key_take(obj, names: list[str], weights: np.ndarray, frame_star
         raise EmotiveError(f"{obj.name!r} has no shape key(s) {', '.join(missing)}")
     return write_named_take(obj, weights, list(names), name=name, frame_start=frame_start,
                             tolerance=tolerance)
+
+
+def blink_keys(names: list[str], retarget) -> list[str]:
+    """The keys among `names` that close the lids: those taking >= BLINK_WEIGHT of a pure blink
+    (the default head's eyeBlinkLeft + eyeBlinkRight landmark motion) in the retarget's solve."""
+    from ..pipeline.landmark_performance import default_head_rig
+    from .arkit import ARKIT_INDEX
+
+    sigs = default_head_rig()[1]
+    blink = sigs[ARKIT_INDEX["eyeBlinkLeft"]] + sigs[ARKIT_INDEX["eyeBlinkRight"]]
+    weights = retarget.solve(blink[None])[0]
+    return [n for n, w in zip(names, weights) if w >= BLINK_WEIGHT]
+
+
+def custom_text_take(obj, animation, names=None, retarget=None) -> dict:
+    """A text take (landmarks kept) solved onto obj's own keys (default: its non-ARKit ones) ->
+    {"names": keys keyed, "weights": (F, len(names)), "blink_keys": keys carrying the blinks,
+    "skipped": keys that move no landmark, "still": keys the take never moves}."""
+    report = {}
+    if retarget is None:
+        names = names if names is not None else own_key_names(obj)
+        if not names:
+            raise EmotiveError(f"{obj.name!r} has no shape keys of its own (only ARKit-named ones): "
+                               "use the ARKit keys, or add the character's own keys")
+        names, retarget = custom_key_retarget(obj, names, report=report)
+    weights = np.zeros((len(animation.performance.frames), len(names)), np.float32)
+    for start, motion in animation.iter_landmark_motion(life=True):
+        weights[start:start + len(motion)] = retarget.solve(motion)
+    moving = weights.max(axis=0) > KEYED_MIN if len(weights) else np.zeros(len(names), bool)
+    return {"names": [n for n, m in zip(names, moving) if m],
+            "weights": weights[:, moving],
+            "blink_keys": blink_keys(names, retarget),
+            "skipped": sorted(report.get("skipped", {})),
+            "still": [n for n, m in zip(names, moving) if not m]}

@@ -2,6 +2,12 @@
 
 Non-destructive by construction: a fresh Action per run, the shape keys' previous action kept
 alive with a fake user, no key block value or existing F-curve ever modified.
+
+prepare_take(obj, drive, motion) is the one door every animation path goes through: it checks
+that the character can take a take on the chosen channels ("arkit": its ARKit-named shape keys;
+"custom": its own, non-ARKit keys, rigs/blender_custom_keys.py; "bones": the face rig deforming
+it, rigs/blender_bone_retarget.py) before anything is computed, and returns a TakeTarget whose
+write() keys a finished TextAnimation. Failures raise EmotiveError and change nothing.
 """
 
 from __future__ import annotations
@@ -35,12 +41,30 @@ def check_target(obj, needed: list[str] | None = None) -> None:
     if missing:
         raise EmotiveError(f"'{obj.name}' lacks {len(missing)} shape key(s) the animation needs: "
                            f"{', '.join(missing)}")
-    if key.animation_data:
-        driven = {d.data_path for d in key.animation_data.drivers}
-        clash = [n for n in needed if f'key_blocks["{n}"].value' in driven]
-        if clash:
-            raise EmotiveError(f"'{obj.name}': shape key(s) {', '.join(clash[:10])} are driven by drivers, "
-                               "which would override the keyframes; remove the drivers first")
+    check_key_drivers(obj, needed)
+    check_single_user(obj)
+
+
+def check_key_drivers(obj, names) -> None:
+    """Refuse keys that drivers own: a driver overrides keyframes on the same channel."""
+    key = obj.data.shape_keys
+    if key is None or key.animation_data is None:
+        return
+    driven = {d.data_path for d in key.animation_data.drivers}
+    clash = [n for n in names if f'key_blocks["{bpy.utils.escape_identifier(n)}"].value' in driven]
+    if clash:
+        raise EmotiveError(f"'{obj.name}': shape key(s) {', '.join(clash[:10])}{' …' if len(clash) > 10 else ''} "
+                           f"are driven by drivers, which would override the keyframes; remove the drivers first")
+
+
+def check_single_user(obj) -> None:
+    """Refuse a mesh shared by several objects: shape keys live on the mesh, so a take keyed
+    there would animate every object using it."""
+    others = sorted(o.name for o in bpy.data.objects if o.data == obj.data and o != obj)
+    if others:
+        raise EmotiveError(f"'{obj.name}' shares its mesh '{obj.data.name}' with {', '.join(others[:8])}"
+                           f"{' …' if len(others) > 8 else ''}: the keys would land on the shared mesh and "
+                           "animate them too; make it single-user first (Object > Relations > Make Single User)")
 
 
 def take_name(text: str) -> str:
@@ -102,3 +126,114 @@ def set_scene_range(scene, frame_start: int, frame_count: int, fps: float | None
         scene.render.fps_base = scene.render.fps / fps
     scene.frame_start = frame_start
     scene.frame_end = frame_start + max(frame_count, 1) - 1
+
+
+DRIVES = ("arkit", "custom", "bones")
+
+
+class TakeTarget:
+    """What a take is keyed on; made by prepare_take once everything is checked."""
+
+    drive = "arkit"
+    needs_landmarks = False  # the take must keep its landmark motion (keep_landmarks=True)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def write(self, animation, *, name: str, frame_start: int = 1) -> dict:
+        """Key the TextAnimation as a new Action -> {"action", "keyed" (names), "notes" (lines)}."""
+        channels = animation.active_channels
+        check_target(self.obj, channels)  # raises before anything is written
+        action = write_shape_key_take(self.obj, animation.performance.weights, channels,
+                                      name=name, frame_start=frame_start)
+        return {"action": action, "keyed": channels, "notes": []}
+
+
+class CustomKeyTarget(TakeTarget):
+    drive = "custom"
+    needs_landmarks = True
+
+    def __init__(self, obj, names, retarget, skipped):
+        super().__init__(obj)
+        self.names, self.retarget, self.skipped = names, retarget, skipped
+
+    def write(self, animation, *, name: str, frame_start: int = 1) -> dict:
+        from .blender_custom_keys import custom_text_take, write_custom_key_take
+
+        take = custom_text_take(self.obj, animation, self.names, self.retarget)
+        if not take["names"]:
+            raise EmotiveError(f"'{self.obj.name}': the take moves none of its own shape keys "
+                               f"({', '.join(self.names)}); nothing was keyed")
+        action = write_custom_key_take(self.obj, take["names"], take["weights"], frame_start=frame_start,
+                                       name=name)
+        notes = [f"blinks on {', '.join(take['blink_keys'])}" if take["blink_keys"]
+                 else "no blinks: none of its keys closes the eyelids"]
+        if take["still"]:
+            notes.append(f"not moved by this take: {', '.join(take['still'])}")
+        if self.skipped:
+            notes.append(f"skipped (they move no face landmark): {', '.join(self.skipped)}")
+        return {"action": action, "keyed": take["names"], "notes": notes}
+
+
+class BoneTarget(TakeTarget):
+    drive = "bones"
+    needs_landmarks = True
+
+    def __init__(self, obj, rig, model, record):
+        super().__init__(obj)
+        self.rig, self.model, self.record = rig, model, record
+
+    def write(self, animation, *, name: str, frame_start: int = 1) -> dict:
+        from .blender_bone_retarget import (check_bone_target, param_limits, predict_params,
+                                            write_bone_take)
+
+        check_bone_target(self.rig, self.model)
+        limits = param_limits(self.model, self.record["controls"])
+        params = np.zeros((len(animation.performance.frames), self.model.n_params))
+        for start, motion in animation.iter_landmark_motion(life=True):
+            params[start:start + len(motion)] = predict_params(self.model, motion, limits)
+        action = write_bone_take(self.rig, self.model.layout, params, name=name, frame_start=frame_start)
+        return {"action": action, "keyed": list(self.model.layout.bones),
+                "notes": [f"keyed on the face rig '{self.rig.name}'"]}
+
+
+def prepare_take(obj, drive: str = "arkit", motion: str = "landmark") -> TakeTarget:
+    """Check that obj can take a take on `drive` ("arkit", "custom" or "bones"); -> its TakeTarget.
+    EmotiveError says exactly what is missing; nothing is changed either way."""
+    from .arkit import ARKIT_NAMES
+
+    if drive not in DRIVES:
+        raise EmotiveError(f"unknown target channels {drive!r}; use one of {', '.join(DRIVES)}")
+    check_target(obj)
+    if drive != "arkit" and motion != "landmark":
+        what = "its own shape keys" if drive == "custom" else "face bones"
+        raise EmotiveError(f"keying {what} needs the generated (landmark) motion: the {motion} motion "
+                           "makes ARKit weights only")
+    key = obj.data.shape_keys
+    if drive == "arkit":
+        if not key or not any(n in key.key_blocks for n in ARKIT_NAMES):
+            raise EmotiveError(f"'{obj.name}' has no ARKit-named shape keys (browDownLeft … tongueOut): "
+                               "click Add ARKit Shape Keys, or use the default head")
+        check_single_user(obj)
+        return TakeTarget(obj)
+    if drive == "custom":
+        from .blender_custom_keys import custom_key_retarget, own_key_names
+
+        names = own_key_names(obj)
+        if not names:
+            raise EmotiveError(f"'{obj.name}' has no shape keys of its own (non-ARKit): use the ARKit keys, "
+                               "or add the character's own keys")
+        check_key_drivers(obj, names)
+        check_single_user(obj)
+        report = {}
+        names, retarget = custom_key_retarget(obj, names, report=report)
+        return CustomKeyTarget(obj, names, retarget, sorted(report.get("skipped", {})))
+    from .blender_bone_retarget import check_bone_target, face_rig_of, load_fit
+
+    rig = face_rig_of(obj)
+    if rig is None:
+        raise EmotiveError(f"'{obj.name}' is not deformed by a face rig (no Armature modifier): skin it to "
+                           "its rig, or key shape keys instead")
+    model, record = load_fit(rig)
+    check_bone_target(rig, model)
+    return BoneTarget(obj, rig, model, record)
