@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--engine", choices=("workbench", "cycles"), default="workbench",
                       help="render engine for --render (cycles runs on the CPU)")
     text.add_argument("--head", default="default",
-                      help="'default' for the built-in head, or FILE.blend:OBJECT for your own mesh")
+                      help="'default' for the built-in head, 'rigged' for it on MakeHuman's Rigify face "
+                           "rig (keys the rig's bones), or FILE.blend:OBJECT for your own mesh")
     text.add_argument("--fps", type=float, default=30.0)
     text.add_argument("--wpm", type=float, default=160.0, help="reading rate, words per minute")
     text.add_argument("--intensity", type=float, default=1.0, help="expression strength, 0-2")
@@ -103,9 +104,14 @@ def load_head(spec: str):
     if spec == "default":
         bpy.ops.wm.read_homefile(use_empty=True)
         return create_default_head(bpy.context.scene.collection)
+    if spec == "rigged":
+        from .rigs.blender_makehuman_rig import makehuman_face_rig
+
+        bpy.ops.wm.read_homefile(use_empty=True)
+        return makehuman_face_rig(bpy.context.scene.collection)[1]
     blend, sep, name = spec.rpartition(":")
     if not sep or not blend.lower().endswith(".blend") or not name:
-        raise EmotiveError(f"--head must be 'default' or FILE.blend:OBJECT, got '{spec}'")
+        raise EmotiveError(f"--head must be 'default', 'rigged' or FILE.blend:OBJECT, got '{spec}'")
     if not Path(blend).is_file():
         raise EmotiveError(f"head file not found: '{blend}'")
     try:
@@ -178,8 +184,13 @@ def run_text(args) -> int:
         if path is not None and not path.is_file():
             raise EmotiveError(f"model file not found: '{path}'")
 
+    if args.head == "rigged" and args.rig is None:
+        from .rigs.blender_makehuman_rig import RIG_NAME
+
+        args.rig = RIG_NAME   # the default head on MakeHuman's face rig: its bones are keyed
     if args.rig is not None and args.keys != "arkit":
-        raise EmotiveError("--rig keys the face rig's bones; it does not combine with --keys custom")
+        raise EmotiveError("--rig (and --head rigged) key the face rig's bones; they do not combine "
+                           "with --keys custom")
     if (args.rig is not None or args.keys == "custom") and args.motion != "landmark":
         raise EmotiveError(f"{'--rig' if args.rig else '--keys custom'} needs the generated motion "
                            f"(--motion landmark): the {args.motion} motion makes ARKit weights only")

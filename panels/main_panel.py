@@ -27,7 +27,9 @@ class EMOTIVE_PT_text(bpy.types.Panel):
 
         row = layout.row(align=True)
         row.prop(settings, "target")
-        layout.operator("emotive.add_default_head", icon='USER')
+        row = layout.row(align=True)
+        row.operator("emotive.add_default_head", icon='USER')
+        row.operator("emotive.add_rigged_head", icon='ARMATURE_DATA')
         if settings.target is not None and settings.target.type == 'MESH':
             self.draw_character(layout, settings.target)
 

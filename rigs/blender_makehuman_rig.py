@@ -49,6 +49,7 @@ MAKEHUMAN_FACE_CONTROLS: dict[str, dict[str, tuple[float, float, float]]] = {
     "lid.T.R.002": {"location": (0.004, 0.004, 0.0)},
 }
 CONTROLS_PROPERTY = "emotive_face_controls"
+RIG_NAME = "MakeHuman Face Rig"   # the generated rig (.001 ... when the name is taken)
 
 
 def _link(obj, collection):
@@ -56,7 +57,7 @@ def _link(obj, collection):
 
 
 def build_metarig(description: MakeHumanRig, collection: bpy.types.Collection | None = None,
-                  name: str = "MakeHuman Face Metarig", rig_name: str = "MakeHuman Face Rig"):
+                  name: str = "MakeHuman Face Metarig", rig_name: str = RIG_NAME):
     """The Rigify metarig of `description` (bones in the default head's frame); returns it.
     Rigify names the rig it generates `rig_name` (a new object each time: .001 .. if taken)."""
     enable_rigify()

