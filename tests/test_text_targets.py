@@ -202,7 +202,7 @@ def test_own_keys_from_the_cli(scene, tmp_path):
     # bad combinations: exit 2, a specific message, no file written
     out.unlink()
     for extra, message in ((["--motion", "envelope"], "needs the generated motion"),
-                           (["--rig", "Armature"], "does not combine with --keys custom")):
+                           (["--rig", "Armature"], "do not combine with --keys custom")):
         bad = subprocess.run(base + ["--text", JOY, "--keys", "custom", *extra], capture_output=True, text=True,
                              timeout=300)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
