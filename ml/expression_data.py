@@ -23,7 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
