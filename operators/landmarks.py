@@ -8,21 +8,6 @@ import bpy
 from ..errors import EmotiveError
 
 
-class EmotiveLandmarkSettings(bpy.types.PropertyGroup):
-    """Scene settings of manual landmark placement (bpy.types.Scene.emotive_landmarks)."""
-
-    mirror: bpy.props.BoolProperty(
-        name="Mirror", default=True,
-        description="Guided Placement places each landmark's left/right partner too: its "
-                    "reflection in the symmetry plane, snapped onto the surface")
-    symmetry: bpy.props.EnumProperty(
-        name="Symmetry Plane", default='OBJECT_X',
-        items=[('OBJECT_X', "Object X = 0", "The mesh object's local YZ plane (a face modelled "
-                                            "facing -Y, centred on X = 0)"),
-               ('FITTED', "Fitted to Mesh", "The mirror plane fitted to the mesh's vertices "
-                                            "(a face modelled off-centre or slightly turned)")])
-
-
 def _target(context):
     obj = context.scene.emotive.target
     return obj if obj is not None and obj.type == 'MESH' else None
@@ -269,18 +254,6 @@ class EMOTIVE_OT_discard_landmarks(_WhileEditing, bpy.types.Operator):
         return {'FINISHED'}
 
 
-classes = (EmotiveLandmarkSettings, EMOTIVE_OT_edit_landmarks, EMOTIVE_OT_guided_landmarks,
+classes = (EMOTIVE_OT_edit_landmarks, EMOTIVE_OT_guided_landmarks,
            EMOTIVE_OT_fit_landmarks_to_guides, EMOTIVE_OT_symmetrize_landmarks,
            EMOTIVE_OT_apply_landmarks, EMOTIVE_OT_discard_landmarks)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.emotive_landmarks = bpy.props.PointerProperty(type=EmotiveLandmarkSettings)
-
-
-def unregister():
-    del bpy.types.Scene.emotive_landmarks
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

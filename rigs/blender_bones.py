@@ -88,6 +88,16 @@ def rigify_face_rig(collection: bpy.types.Collection | None = None, keep_metarig
         if eb.name not in keep:
             arm.edit_bones.remove(eb)
     bpy.ops.object.mode_set(mode='OBJECT')
+    rig = generate_rig(meta, collection)
+    if not keep_metarig:
+        bpy.data.objects.remove(meta, do_unlink=True)
+    return rig
+
+
+def generate_rig(meta, collection: bpy.types.Collection | None = None):
+    """bpy.ops.pose.rigify_generate on the metarig `meta`; returns the generated rig object,
+    moved into `collection` when given."""
+    _set_active(meta)
     before = set(bpy.data.objects)
     result = bpy.ops.pose.rigify_generate()
     if result != {'FINISHED'}:
@@ -99,8 +109,6 @@ def rigify_face_rig(collection: bpy.types.Collection | None = None, keep_metarig
         for c in list(rig.users_collection):
             c.objects.unlink(rig)
         collection.objects.link(rig)
-    if not keep_metarig:
-        bpy.data.objects.remove(meta, do_unlink=True)
     return rig
 
 

@@ -24,7 +24,7 @@ import json
 import bpy
 import numpy as np
 
-from .blender_bones import _set_active, enable_rigify
+from .blender_bones import _set_active, enable_rigify, generate_rig
 from .blender_head import create_default_head
 from .makehuman_rig import MakeHumanRig, load_face_rig
 
@@ -115,23 +115,6 @@ def build_metarig(description: MakeHumanRig, collection: bpy.types.Collection | 
     return meta
 
 
-def generate(meta, collection: bpy.types.Collection | None = None):
-    """bpy.ops.pose.rigify_generate on `meta`; returns the generated rig object."""
-    _set_active(meta)
-    before = set(bpy.data.objects)
-    result = bpy.ops.pose.rigify_generate()
-    if result != {'FINISHED'}:
-        raise RuntimeError(f"rigify_generate: {result}")
-    rig = bpy.context.view_layer.objects.active
-    if rig is meta or rig.type != 'ARMATURE':
-        rig = next(o for o in set(bpy.data.objects) - before if o.type == 'ARMATURE')
-    if collection is not None and rig.name not in collection.objects:
-        for c in list(rig.users_collection):
-            c.objects.unlink(rig)
-        collection.objects.link(rig)
-    return rig
-
-
 def skin_head(rig, head, description: MakeHumanRig) -> None:
     """Vertex groups from MakeHuman's weights (named after the generated DEF- bones), an
     Armature modifier and the rig as parent. Raises if a group has no deform bone."""
@@ -165,7 +148,7 @@ def makehuman_face_rig(collection: bpy.types.Collection | None = None,
     before = _datablocks()
     try:
         meta = build_metarig(description, collection)
-        rig = generate(meta, collection)
+        rig = generate_rig(meta, collection)
         rig[CONTROLS_PROPERTY] = json.dumps(MAKEHUMAN_FACE_CONTROLS)
         head = create_default_head(collection, name="Emotive MakeHuman Head")
         skin_head(rig, head, description)

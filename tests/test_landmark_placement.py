@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 import pytest
+from blender_helpers import assert_binding_survives_reload
 
 from emotive.rigs import head_mesh as hm
 from emotive.rigs import landmark_placement as lp
@@ -277,13 +278,7 @@ def test_edit_move_apply_stores_a_binding_that_survives_reload(blp, target, tmp_
     assert binding.mediapipe478.triangles.shape == (478, 3)
 
     path = str(tmp_path / "manual.blend")
-    bpy.ops.wm.save_as_mainfile(filepath=path)
-    bpy.ops.wm.open_mainfile(filepath=path)
-    again = load_binding(bpy.data.objects["Emotive Head"])
-    for a, b in ((binding.mediapipe478, again.mediapipe478),
-                 (binding.canonical70, again.canonical70)):
-        np.testing.assert_array_equal(a.triangles, b.triangles)
-        np.testing.assert_allclose(a.weights, b.weights, atol=1e-6)
+    assert_binding_survives_reload(binding, path)
 
 
 def test_edit_starts_from_the_stored_binding(blp, target):

@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_helpers import peak, sampled, take_curves
+from blender_helpers import peak, replace_with_own_keys, sampled, take_curves
 
 JOY = "I am so happy today, this is wonderful news and I love it!"
 ANGER = "I am furious, this makes me so angry, I hate it!"
@@ -29,24 +29,7 @@ def own_key_character(name="Own Keys Head"):
     from emotive.rigs.blender_head import create_default_head
 
     obj = create_default_head(bpy.context.scene.collection, name=name)
-    blocks = obj.data.shape_keys.key_blocks
-    n = len(obj.data.vertices)
-
-    def co(key):
-        a = np.empty(n * 3, np.float32)
-        blocks[key].data.foreach_get("co", a)
-        return a.reshape(n, 3)
-
-    basis = co("Basis")
-    shapes = {k: basis + sum(w * (co(a) - basis) for a, w in mix.items()) for k, mix in OWN_KEYS.items()}
-    for kb in [kb for kb in blocks if kb.name != "Basis"]:
-        obj.shape_key_remove(kb)
-    for k, verts in shapes.items():
-        kb = obj.shape_key_add(name=k, from_mix=False)
-        kb.data.foreach_set("co", verts.ravel())
-        kb.value = 0.0
-    obj.shape_key_add(name="Still", from_mix=False).value = 0.0
-    obj.data.update()
+    replace_with_own_keys(obj, OWN_KEYS)
     return obj
 
 
