@@ -136,8 +136,8 @@ class ExpressionModel:
             raise FileNotFoundError(f"{path}: no such expression model (run python -m "
                                     f"emotive.ml.train_expressions)")
         try:
-            from safetensors.numpy import load_file
             from safetensors import safe_open
+            from safetensors.numpy import load_file
             with safe_open(str(path), "np") as f:
                 meta = f.metadata() or {}
             tensors = load_file(str(path))

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from . import labels as L
-from .evaluate_text import choose_thresholds, ekman_sets, macro_f1
+from .metrics import choose_thresholds, ekman_sets, macro_f1
 from .shared_data import require
 from .tokenizer import NUMBER_TOKEN, lookup, tokenize
 
