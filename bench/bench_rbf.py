@@ -13,7 +13,7 @@ import tracemalloc
 
 import numpy as np
 
-from emotive.pipeline.landmark_performance import default_head_rig
+from emotive.rigs.head_mesh import default_head_rig
 from emotive.rigs.head_mesh import load_default_head
 from emotive.rigs.rbf import RBFWarp, naive_rbf_deform
 from timing import best_of

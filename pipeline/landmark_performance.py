@@ -18,8 +18,8 @@ import numpy as np
 
 from ..rigs.arkit import ARKIT_NAMES
 from ..rigs.facs import expression_weights, strength
-from ..rigs.head_mesh import default_head_binding, load_default_head
-from ..rigs.retarget import ShapeKeySolver, signatures_from_shape_keys
+from ..rigs.head_mesh import default_head_rig
+from ..rigs.retarget import ShapeKeySolver
 from .performance import Performance, add_life
 
 LEAD = 0.25          # s before a segment's start where its expression begins to build
@@ -31,15 +31,6 @@ TAPER = 0.15         # s: a segment's take fades in/out at its window's edges (n
 # explaining that noise with large opposing weights.
 REGULARISATION = 1e-2
 VOCABULARY = 0.05    # a key belongs to an expression above this share of its strongest key
-
-
-@functools.lru_cache(maxsize=1)
-def default_head_rig():
-    """(neutral landmarks (70, 3), per-key landmark signatures (52, 70, 3)) of the default head."""
-    head = load_default_head()
-    binding = default_head_binding()
-    neutral = binding.evaluate(head.vertices)
-    return neutral, signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
 
 
 @functools.lru_cache(maxsize=256)

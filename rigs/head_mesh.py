@@ -12,6 +12,7 @@ object origin like a bust and turns about its neck.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import zipfile
@@ -174,6 +175,18 @@ def default_head_binding(path: str = BINDING_PATH):
 
     with open(path, encoding="utf-8") as f:
         return Binding.from_dict(json.load(f)["canonical70"])
+
+
+@functools.lru_cache(maxsize=1)
+def default_head_rig():
+    """(neutral landmarks (70, 3), per-key landmark signatures (52, 70, 3)) of the default head:
+    the space every take's landmark motion lives in, and what every target is solved against."""
+    from .retarget import signatures_from_shape_keys
+
+    head = load_default_head()
+    binding = default_head_binding()
+    neutral = binding.evaluate(head.vertices)
+    return neutral, signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
 
 
 def anny_sources() -> dict[str, str]:
