@@ -4,7 +4,7 @@ Issue 4 asks automatic binding to land within 2 mm of the default head's referen
 carried through each variant's identity targets (same topology, so the "true" landmark is the
 same barycentric point). This measures, per landmark group (mean / max mm), how far that is for:
 
-  auto        rigs/blender_binding.bind_object as shipped (render, FaceMesh, cast, 5 views);
+  auto        rigs/blender/binding.bind_object as shipped (render, FaceMesh, cast, 5 views);
   template    an experiment, not shipped: the default head registered onto the variant
               (similarity + RBF warp at the 478 detected landmarks, then 15 rounds of non-rigid
               ICP: closest-point data term on the face skin, a weak pull to the detections,
@@ -38,8 +38,8 @@ ROUNDS, PRIOR, SMOOTH = 15, 0.01, 10.0
 def auto_bindings(head) -> dict:
     import bpy
 
-    from emotive.rigs.blender_binding import bind_object
-    from emotive.rigs.blender_head import create_default_head
+    from emotive.rigs.blender.binding import bind_object
+    from emotive.rigs.blender.head import create_default_head
 
     out = {}
     for name, weights in [("default", None)] + sorted(hm.IDENTITY_VARIANTS.items()):

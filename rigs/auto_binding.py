@@ -1,6 +1,6 @@
 """Automatic facial-landmark binding for any head mesh: the pure part (bpy-free).
 
-Pipeline (rigs/blender_binding.py supplies the renderer and the ray caster from Blender):
+Pipeline (rigs/blender/binding.py supplies the renderer and the ray caster from Blender):
 
 1. Choose the view. `facing` names the world axis the face looks along ('-Y' = Blender's front
    view, the default head's convention); the camera sits on that side looking back at the

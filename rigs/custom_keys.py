@@ -3,7 +3,7 @@
 The landmark engine (pipeline/landmark_performance.py) generates motion as offsets of the
 default head's 70 canonical landmarks. A character with arbitrary, non-ARKit shape keys can take
 that motion directly: each of its K keys moves its bound landmarks by a signature (K, 70, 3)
-(rigs/blender_custom_keys.custom_key_signatures), the default-head offsets are carried into the
+(rigs/blender/shape_keys.custom_key_signatures), the default-head offsets are carried into the
 character's landmark space by the similarity (rotation + scale; translation does not apply to
 offsets) that best maps the default head's neutral landmarks onto the character's (Umeyama),
 and a bounded, ridge-regularised least squares (rigs/retarget.ShapeKeySolver) gives per-frame

@@ -1,7 +1,7 @@
 """Manual landmark placement (bpy-free): the maths of placing the 70 canonical landmarks by hand.
 
 The fallback when automatic binding finds no face (a stylised or non-human head), and the way to
-correct an automatic binding. rigs/blender_landmark_placement.py shows the points as empties and
+correct an automatic binding. rigs/blender/landmark_placement.py shows the points as empties and
 drives these functions; everything here works on object-space points of one mesh.
 
 - Initial guess (`fit_to_guides`): the default head's reference landmarks, carried by a

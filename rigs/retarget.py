@@ -32,6 +32,7 @@ not to the exact optimum: enough for animation, and typically 0.1-1 s for a few 
 from __future__ import annotations
 
 import numpy as np
+
 # NumPy only at import: the solver runs inside a user's Blender, which ships NumPy but not
 # SciPy. SciPy is used lazily for the rare BVLS fallback and the optional smoothing path.
 

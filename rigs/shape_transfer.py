@@ -1,7 +1,7 @@
 """Transfer the default head's 52 ARKit shape keys onto any head mesh with known landmarks (bpy-free).
 
 The target is an arbitrary mesh (any topology, any vertex order) whose 70 canonical landmarks are
-known in its object space (rigs/blender_binding.load_binding gives them). Three steps:
+known in its object space (rigs/blender/binding.load_binding gives them). Three steps:
 
 1. Coarse correspondence. A similarity transform T(x) = s R x + t (Umeyama, least squares over
    the 70 landmark pairs) brings the default head onto the target's pose and size; an RBF warp

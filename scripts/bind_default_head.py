@@ -9,7 +9,7 @@ orbited +-10 degrees about Z (MediaPipe re-run there vs the bound points project
 lies on the 3D surface, not just in one image).
 
 Run: .venv/bin/python scripts/bind_default_head.py [--check-image /tmp/landmarks_check.png]
-The test tests/test_landmark_binding.py imports this file for the render/detect helpers.
+The test tests/blender/test_landmark_binding.py imports this file for the render/detect helpers.
 """
 
 from __future__ import annotations
@@ -24,8 +24,15 @@ import numpy as np
 try:
     from emotive.rigs import landmarks as lm
     from emotive.rigs.head_mesh import load_default_head
-    from emotive.rigs.landmark_binding import (Binding, barycentric, camera_dict, look_at,
-                                               pixel_rays, project, triangulate)
+    from emotive.rigs.landmark_binding import (
+        Binding,
+        barycentric,
+        camera_dict,
+        look_at,
+        pixel_rays,
+        project,
+        triangulate,
+    )
 except ImportError:  # checkout not linked as `emotive` (make venv does that)
     raise SystemExit("import emotive failed: run `make venv` first")
 
@@ -57,8 +64,7 @@ def head_triangles(head) -> np.ndarray:
 def build_scene():
     """Empty scene with the default head, Workbench studio lighting; returns (scene, head obj)."""
     import bpy
-
-    from emotive.rigs.blender_head import create_default_head
+    from emotive.rigs.blender.head import create_default_head
 
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene

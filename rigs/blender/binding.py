@@ -26,7 +26,8 @@ import numpy as np
 from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
 
-from .auto_binding import SIZE, BindingError, LandmarkBinding, NoFaceFound, auto_bind
+from ...errors import EmotiveError
+from ..auto_binding import SIZE, BindingError, LandmarkBinding, NoFaceFound, auto_bind
 
 PROPERTY = "emotive_binding"
 FORMAT_VERSION = 1
@@ -234,7 +235,7 @@ def bind_object(obj, facing: str = "AUTO", extra_objects=(), store: bool = True)
 
 
 def store_binding(obj, binding: LandmarkBinding, report: dict, mesh: EvaluatedMesh,
-                  facing: str | None = None, generator: str = "emotive.rigs.blender_binding"
+                  facing: str | None = None, generator: str = "emotive.rigs.blender.binding"
                   ) -> None:
     """Write obj["emotive_binding"]: the binding with the evaluated mesh's vertex count and
     topology checksum (what load_binding checks), how it was made and its report."""
@@ -268,3 +269,30 @@ def load_binding(obj, depsgraph=None) -> LandmarkBinding:
     if binding.mediapipe478.triangles.max() >= len(target.vertices):
         raise BindingError(f"{obj.name!r}: the stored binding refers to missing vertices")
     return binding
+
+
+def character_binding(obj):
+    """The LandmarkBinding of obj: its stored one, or (unbound) the default head's own when obj has
+    the default head's topology (Add Default Head, then sculpted keys). EmotiveError otherwise."""
+    if obj is None or obj.type != 'MESH':
+        raise EmotiveError(f"{getattr(obj, 'name', obj)!r} is not a mesh object")
+    if PROPERTY not in obj and _has_default_topology(obj):
+        from ..head_mesh import default_head_binding
+
+        return LandmarkBinding(None, default_head_binding())
+    try:
+        return load_binding(obj)
+    except BindingError as exc:
+        raise EmotiveError(f"{exc} (click Bind Face)") from exc
+
+
+def _has_default_topology(obj) -> bool:
+    from ..head_mesh import load_default_head
+
+    head = load_default_head()
+    mesh = obj.data
+    if len(mesh.vertices) != len(head.vertices) or len(mesh.loops) != len(head.loop_vertices):
+        return False
+    loops = np.empty(len(mesh.loops), np.int64)
+    mesh.loops.foreach_get("vertex_index", loops)
+    return bool(np.array_equal(loops, head.loop_vertices))

@@ -1,15 +1,15 @@
 """Blender adapter: what a character supports, and making an unbound mesh animatable.
 
-The one place that ties binding (rigs/blender_binding.py) and shape-key transfer
-(rigs/blender_shape_transfer.py) together, for the panel, the operators and the CLI.
+The one place that ties binding (rigs/blender/binding.py) and shape-key transfer
+(rigs/blender/shape_transfer.py) together, for the panel, the operators and the CLI.
 """
 
 from __future__ import annotations
 
 import importlib.util
 
-from ..errors import EmotiveError
-from .arkit import ARKIT_NAMES
+from ...errors import EmotiveError
+from ..arkit import ARKIT_NAMES
 
 
 def character_status(obj, verify: bool = True) -> dict:
@@ -17,8 +17,8 @@ def character_status(obj, verify: bool = True) -> dict:
 
     verify=False only looks for a stored binding (cheap enough for a panel's every redraw);
     verify=True also checks it still fits the evaluated mesh."""
-    from .auto_binding import BindingError
-    from .blender_binding import PROPERTY, load_binding
+    from ..auto_binding import BindingError
+    from .binding import PROPERTY, load_binding
 
     status = {"bound": False, "binding_problem": None, "arkit_keys": 0, "custom_keys": 0}
     if obj is None or obj.type != 'MESH':
@@ -43,8 +43,8 @@ def bind_face(obj, facing: str = "AUTO") -> dict:
     if importlib.util.find_spec("mediapipe") is None:
         raise EmotiveError("automatic binding needs MediaPipe's face model (the mediapipe package), "
                            "which this Python lacks: run it from Emotive's environment")
-    from .auto_binding import BindingError
-    from .blender_binding import bind_object
+    from ..auto_binding import BindingError
+    from .binding import bind_object
 
     try:
         _, report = bind_object(obj, facing=facing)
@@ -64,8 +64,8 @@ def make_animatable(obj) -> dict:
 
     Nothing changes when it fails: binding and transfer both check before they write.
     """
-    from .auto_binding import BindingError
-    from .blender_shape_transfer import ShapeKeyTransferError, add_arkit_keys
+    from ..auto_binding import BindingError
+    from .shape_transfer import ShapeKeyTransferError, add_arkit_keys
 
     done = {"binding": None, "added_keys": []}
     status = character_status(obj)
@@ -74,7 +74,7 @@ def make_animatable(obj) -> dict:
     if status["bound"]:
         import json
 
-        from .blender_binding import PROPERTY
+        from .binding import PROPERTY
         done["binding"] = binding_quality(json.loads(obj[PROPERTY]).get("report", {}))
     else:
         done["binding"] = bind_face(obj)

@@ -2,7 +2,7 @@
 
 The armature gets 52 custom properties, rig["arkit_browDownLeft"] … rig["arkit_tongueOut"]
 (0..1, the ARKit weights), and each fitted control channel a SCRIPTED driver reading them.
-The fitted RBF (rigs/blender_bone_retarget.py) is nonlinear; a driver has to be a Blender
+The fitted RBF (rigs/blender/face_rig.py) is nonlinear; a driver has to be a Blender
 "simple expression" (arithmetic on its variables only) to run without Auto Run Python Scripts,
 so each channel gets the RBF's linearisation around neutral:
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..errors import EmotiveError
-from .arkit import ARKIT_NAMES
+from ...errors import EmotiveError
+from ..arkit import ARKIT_NAMES
 
 PREFIX = "arkit_"
 STEP = 0.01           # weight step of the central differences
@@ -36,7 +36,7 @@ def property_name(arkit: str) -> str:
 
 def linearise(model) -> np.ndarray:
     """(D, 52) d params / d ARKit weight at neutral, for the model's parameter layout."""
-    from ..pipeline.landmark_performance import default_head_rig
+    from ..head_mesh import default_head_rig
 
     sigs = default_head_rig()[1]
     up = model.predict(STEP * sigs)
@@ -74,7 +74,7 @@ def live_driver_curves(rig) -> list:
 def add_live_drivers(rig) -> int:
     """Drive the fitted controls of `rig` from 52 ARKit-weight properties; -> drivers added.
     Replaces drivers it added before; refuses channels other drivers own (nothing changed)."""
-    from .blender_bone_retarget import driven_channels, load_fit
+    from .face_rig import driven_channels, load_fit
 
     model, _ = load_fit(rig)
     layout = model.layout

@@ -5,7 +5,7 @@ head skinned to it, example poses, and keys written into a new Action.
   addons_core), cut down to the torso/neck/head chain and the face (arms, legs, breasts, pelvis
   removed), generated headless with bpy.ops.pose.rigify_generate (works in bpy 5.0: ~1.5 s;
   the legacy `faces.super_face` rig type that the human metarig uses).
-- `bind_head_to_rig(rig, collection)`: the default head (rigs/blender_head.create_default_head)
+- `bind_head_to_rig(rig, collection)`: the default head (rigs/blender/head.create_default_head)
   scaled and moved so its pupils and mouth corners sit on the rig's eye bones and lip corners
   (least squares, uniform scale + translation), then skinned to the rig's deform bones with
   automatic (bone heat) weights, ARMATURE_AUTO.
@@ -13,9 +13,7 @@ head skinned to it, example poses, and keys written into a new Action.
   head object's local space, i.e. the default head's metres (what the text pipeline produces).
 - `sample_examples(rig, head, bones, n, rng)`: random known transforms of chosen controls ->
   (n, 70, 3) landmark displacements from rest + (n, D) parameters in BoneRBF's layout.
-- `write_bone_keys(rig, layout, params, frame_start, action_name)`: keys into a NEW slotted
-  Action (location / rotation_quaternion / scale F-curves), the armature's previous action is
-  left untouched (only unassigned from the object).
+Keys go into a new Action through actions.write_bone_take, as for every take.
 """
 
 from __future__ import annotations
@@ -24,9 +22,9 @@ import addon_utils
 import bpy
 import numpy as np
 
-from .blender_head import create_default_head
-from .bone_rbf import BoneLayout, quat_to_rotvec, rotvec_to_quat
-from .head_mesh import default_head_binding
+from ..bone_rbf import BoneLayout, quat_to_rotvec, rotvec_to_quat
+from ..head_mesh import default_head_binding
+from .head import create_default_head
 
 # Controls of the generated Rigify face (legacy super_face) a retarget can drive, and the
 # random ranges sample_examples draws from: per channel, the half-range per local axis.
@@ -247,50 +245,3 @@ def sample_examples(rig, head, layout: BoneLayout, n: int, rng: np.random.Genera
         apply_params(rig, layout, zero)
         bpy.context.view_layer.update()
     return disps, params
-
-
-def write_bone_keys(rig, layout: BoneLayout, params, frame_start: int = 1,
-                    action_name: str = "Emotive Bones"):
-    """Keys (F, D) parameters on frames frame_start.. into a NEW Action assigned to the rig
-    (a new slot for the object; existing actions are not modified). Rotations are keyed as
-    rotation_quaternion (the bones are switched to QUATERNION mode), scale as exp(param).
-    Returns the action."""
-    from bpy_extras import anim_utils
-
-    params = np.atleast_2d(np.asarray(params, np.float64))
-    if params.shape[1] != layout.size:
-        raise ValueError(f"params: expected (F, {layout.size}), got {params.shape}")
-    _prepare_bones(rig, layout)
-    action = bpy.data.actions.new(action_name)
-    slot = action.slots.new(id_type='OBJECT', name=rig.name)
-    bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
-    anim = rig.animation_data or rig.animation_data_create()
-    anim.action = action
-    anim.action_slot = slot
-    frames = frame_start + np.arange(len(params), dtype=np.float64)
-    parts = layout.split(params)
-    for name, ch in parts.items():
-        for c, values in ch.items():
-            if c == "location":
-                prop, vals = "location", values
-            elif c == "rotation":
-                prop, vals = "rotation_quaternion", rotvec_to_quat(values)
-                # keep neighbouring keys on the same hemisphere so interpolation takes the
-                # short way (q and -q are the same rotation)
-                for i in range(1, len(vals)):
-                    if (vals[i] * vals[i - 1]).sum() < 0:
-                        vals[i] = -vals[i]
-            else:
-                prop, vals = "scale", np.exp(values)
-            path = f'pose.bones["{name}"].{prop}'
-            for axis in range(vals.shape[1]):
-                fc = bag.fcurves.new(path, index=axis, group_name=name)
-                fc.keyframe_points.add(len(frames))
-                co = np.empty(2 * len(frames))
-                co[0::2], co[1::2] = frames, vals[:, axis]
-                fc.keyframe_points.foreach_set("co", co)
-                fc.keyframe_points.foreach_set(
-                    "interpolation", [bpy.types.Keyframe.bl_rna.properties["interpolation"]
-                                      .enum_items["LINEAR"].value] * len(frames))
-                fc.update()
-    return action

@@ -12,9 +12,9 @@ generated headless, and the default head skinned to it with MakeHuman's own weig
   the deform bone Rigify makes for it ("lip.T.L" -> "DEF-lip.T.L"; "DEF-eye_master.L" as is).
   No bone heat: the rig and the head share the default head's frame, nothing is moved.
 - MAKEHUMAN_FACE_CONTROLS: the generated rig's controls a retarget drives, in the format of
-  blender_bones.FACE_CONTROLS (use blender_bones.face_layout / sample_examples / apply_params /
-  write_bone_keys with it). The rig also carries them as a JSON string in
-  rig["emotive_face_controls"] (the property rigs/blender_bone_retarget.py reads).
+  rigify_face.FACE_CONTROLS (use rigify_face.face_layout / sample_examples / apply_params /
+  actions.write_bone_take with it). The rig also carries them as a JSON string in
+  rig["emotive_face_controls"] (the property rigs/blender/face_rig.py reads).
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ import json
 import bpy
 import numpy as np
 
-from .blender_bones import _set_active, enable_rigify, generate_rig
-from .blender_head import create_default_head
-from .makehuman_rig import MakeHumanRig, load_face_rig
+from ..makehuman_rig import MakeHumanRig, load_face_rig
+from .head import create_default_head
+from .rigify_face import _set_active, enable_rigify, generate_rig
 
 # Controls of the generated MakeHuman face and the ranges sample_examples draws from: per
 # channel the half-range per local axis (metres; radians of rotation vector). jaw_master: the
 # jaw's master control (rotation about local x opens the mouth, as on Blender's own face rig);
 # lip_end.*.001: the mouth corners, where the upper and lower lip chains meet; brow.T.*.002:
 # the middle of the upper brow; lid.T.*.002: the middle of the upper lid. Ranges as for the
-# legacy face (blender_bones.FACE_CONTROLS), except the lids: they move in their local x/y plane
+# legacy face (rigify_face.FACE_CONTROLS), except the lids: they move in their local x/y plane
 # only (sideways, up/down along the eyeball). Their local z (out of the eye) moves the lid
 # landmarks along nearly the same line as y, a quarter as far (the lid margin slides on the
 # eyeball: landmark 43 goes (0, 0.19, 1.04) mm per -4 mm of z, (0, 1.0, 3.0) mm per +4 mm of y),

@@ -2,13 +2,12 @@
 
 custom_key_signatures(obj) reads each key's delta (its coordinates minus its reference key's,
 foreach_get) and evaluates the object's bound landmarks (character_binding: the stored binding,
-rigs/blender_binding.load_binding, or the default head's own for a mesh with its topology) on it:
+rigs/blender/binding.load_binding, or the default head's own for a mesh with its topology) on it:
 the (K, 70, 3) landmark motion of each key at weight 1. write_custom_key_take keys solved
-weights into a new Action, exactly as the ARKit take is written (rigs/blender_keys).
+weights into a new Action, exactly as the ARKit take is written (rigs/blender/actions.py).
 
-custom_text_take turns a text take (pipeline/text_to_animation.TextAnimation, landmarks kept)
-into weights of the character's non-ARKit keys: the expressions and the blinks and idle drift
-(as landmark motion) go through one solve, so blinks land on whichever keys close the lids
+solve_own_keys turns a Take (pipeline/take.py, landmarks kept) into weights of the character's
+own keys: the expressions and the blinks and idle drift (as landmark motion) go through one solve, so blinks land on whichever keys close the lids
 (blink_keys finds them by solving a pure blink); a character without such keys gets no blinks,
 and the result says so.
 """
@@ -17,47 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import EmotiveError
-from .blender_keys import write_named_take
+from ...errors import EmotiveError
+from .actions import write_named_take
+from .binding import character_binding
 
 MIN_MOTION_MM = 0.05  # a key moving no landmark by more than this is skipped (invisible to the solve)
 BLINK_WEIGHT = 0.3    # a key taking this much of a pure blink closes the lids
 KEYED_MIN = 1e-3      # keys whose weight never exceeds this are left out of a take
 
 
-def character_binding(obj):
-    """The LandmarkBinding of obj: its stored one, or (unbound) the default head's own when obj has
-    the default head's topology (Add Default Head, then sculpted keys). EmotiveError otherwise."""
-    from .auto_binding import BindingError, LandmarkBinding
-    from .blender_binding import PROPERTY, load_binding
-
-    if obj is None or obj.type != 'MESH':
-        raise EmotiveError(f"{getattr(obj, 'name', obj)!r} is not a mesh object")
-    if PROPERTY not in obj and _has_default_topology(obj):
-        from .head_mesh import default_head_binding
-
-        return LandmarkBinding(None, default_head_binding())
-    try:
-        return load_binding(obj)
-    except BindingError as exc:
-        raise EmotiveError(f"{exc} (click Bind Face)") from exc
-
-
-def _has_default_topology(obj) -> bool:
-    from .head_mesh import load_default_head
-
-    head = load_default_head()
-    mesh = obj.data
-    if len(mesh.vertices) != len(head.vertices) or len(mesh.loops) != len(head.loop_vertices):
-        return False
-    loops = np.empty(len(mesh.loops), np.int64)
-    mesh.loops.foreach_get("vertex_index", loops)
-    return bool(np.array_equal(loops, head.loop_vertices))
-
-
 def own_key_names(obj) -> list[str]:
     """obj's shape keys that are not ARKit-named (the reference key excluded), in order."""
-    from .arkit import ARKIT_NAMES
+    from ..arkit import ARKIT_NAMES
 
     key = obj.data.shape_keys if obj is not None and obj.type == 'MESH' else None
     if key is None:
@@ -134,8 +104,8 @@ def custom_key_retarget(obj, names=None, report: dict | None = None, absorb: boo
     """(names, CustomKeyRetarget) for obj's own keys, from its binding and the default head.
     absorb: the default head's ARKit keys that none of obj's keys contains soak up the motion obj
     cannot make (see rigs/custom_keys.py) instead of it leaking into lookalike keys."""
-    from ..pipeline.landmark_performance import default_head_rig
-    from .custom_keys import CustomKeyRetarget
+    from ..custom_keys import CustomKeyRetarget
+    from ..head_mesh import default_head_rig
 
     binding = character_binding(obj)
     names, sigs = custom_key_signatures(obj, names, binding=binding, report=report)
@@ -158,8 +128,8 @@ def write_custom_key_take(obj, names: list[str], weights: np.ndarray, frame_star
 def blink_keys(names: list[str], retarget) -> list[str]:
     """The keys among `names` that close the lids: those taking >= BLINK_WEIGHT of a pure blink
     (the default head's eyeBlinkLeft + eyeBlinkRight landmark motion) in the retarget's solve."""
-    from ..pipeline.landmark_performance import default_head_rig
-    from .arkit import ARKIT_INDEX
+    from ..arkit import ARKIT_INDEX
+    from ..head_mesh import default_head_rig
 
     sigs = default_head_rig()[1]
     blink = sigs[ARKIT_INDEX["eyeBlinkLeft"]] + sigs[ARKIT_INDEX["eyeBlinkRight"]]
@@ -167,23 +137,15 @@ def blink_keys(names: list[str], retarget) -> list[str]:
     return [n for n, w in zip(names, weights) if w >= BLINK_WEIGHT]
 
 
-def custom_text_take(obj, animation, names=None, retarget=None) -> dict:
-    """A text take (landmarks kept) solved onto obj's own keys (default: its non-ARKit ones) ->
-    {"names": keys keyed, "weights": (F, len(names)), "blink_keys": keys carrying the blinks,
-    "skipped": keys that move no landmark, "still": keys the take never moves}."""
-    report = {}
-    if retarget is None:
-        names = names if names is not None else own_key_names(obj)
-        if not names:
-            raise EmotiveError(f"{obj.name!r} has no shape keys of its own (only ARKit-named ones): "
-                               "use the ARKit keys, or add the character's own keys")
-        names, retarget = custom_key_retarget(obj, names, report=report)
-    weights = np.zeros((len(animation.performance.frames), len(names)), np.float32)
-    for start, motion in animation.iter_landmark_motion(life=True):
+def solve_own_keys(take, names: list[str], retarget) -> dict:
+    """A take (landmarks kept) solved onto the keys `names` through `retarget`
+    (custom_key_retarget) -> {"names": keys keyed, "weights": (F, len(names)), "blink_keys": keys
+    carrying the blinks, "still": keys the take never moves}."""
+    weights = np.zeros((take.n_frames, len(names)), np.float32)
+    for start, motion in take.iter_landmark_motion(life=True):
         weights[start:start + len(motion)] = retarget.solve(motion)
     moving = weights.max(axis=0) > KEYED_MIN if len(weights) else np.zeros(len(names), bool)
     return {"names": [n for n, m in zip(names, moving) if m],
             "weights": weights[:, moving],
             "blink_keys": blink_keys(names, retarget),
-            "skipped": sorted(report.get("skipped", {})),
             "still": [n for n, m in zip(names, moving) if not m]}

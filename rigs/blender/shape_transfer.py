@@ -2,7 +2,7 @@
 
 `add_arkit_keys(obj, landmarks=None)` reads the mesh (object space: the Basis key's coordinates
 when there are shape keys, else the vertices), its loop triangles and its 70 canonical landmarks
-(the landmark binding stored by rigs/blender_binding.bind_object evaluated on those coordinates,
+(the landmark binding stored by rigs/blender/binding.bind_object evaluated on those coordinates,
 or `landmarks` (70, 3) in object space), transfers the default head's keys and adds one key per
 ARKit name: value 0, slider 0..1, relative to Basis (created first when the mesh has no keys).
 Existing keys are never touched: ARKit-named ones are skipped and listed in `report["skipped"]`.
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES
-from .auto_binding import BindingError
-from .head_mesh import default_head_binding, load_default_head
-from .landmark_binding import triangulate
-from .shape_transfer import ShapeTransferError, transfer_shape_keys
+from ..arkit import ARKIT_NAMES
+from ..auto_binding import BindingError
+from ..head_mesh import default_head_binding, load_default_head
+from ..landmark_binding import triangulate
+from ..shape_transfer import ShapeTransferError, transfer_shape_keys
 
 __all__ = ["add_arkit_keys", "ShapeKeyTransferError"]
 
@@ -95,7 +95,7 @@ def add_arkit_keys(obj, landmarks=None, report: dict | None = None) -> list[str]
                 "drivers (or add the keys by hand) first")
     verts, tris = _mesh_arrays(obj)
     if landmarks is None:
-        from .blender_binding import load_binding  # bpy + mathutils; raises BindingError
+        from .binding import load_binding  # bpy + mathutils; raises BindingError
         try:
             binding = load_binding(obj)
         except BindingError as e:

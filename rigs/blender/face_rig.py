@@ -1,7 +1,7 @@
 """Blender adapter: a character's face rig as a text-take target (landmarks -> bone keys).
 
 A bound head skinned to an armature (an Armature modifier, e.g. the Rigify face of
-rigs/blender_bones.py) is fitted once: random known transforms of the rig's face controls are
+rigs/blender/rigify_face.py) is fitted once: random known transforms of the rig's face controls are
 applied, the bound landmarks measured on the deformed mesh, and a Gaussian RBF
 (rigs/bone_rbf.BoneRBF) fitted from landmark displacements to the controls' local transforms.
 The displacements are carried into the default head's landmark space first (the inverse of the
@@ -16,14 +16,13 @@ rig["emotive_face_rig_fit"]:
      "examples": n, "seed": s, "held_out": {"poses": n, "location_mm": max, "rotation_deg": max},
      "model": BoneRBF.to_dict()   (format "emotive.bone_rbf/1", plain lists of numbers)}
 
-Controls: a dict in the format of blender_bones.FACE_CONTROLS (bone -> channel -> half-range per
+Controls: a dict in the format of rigify_face.FACE_CONTROLS (bone -> channel -> half-range per
 local axis: metres for "location", radians of rotation vector for "rotation"); by default the
 rig's own rig["emotive_face_controls"] (a JSON string of that dict: how another rig, e.g. a
 MakeHuman Rigify rig, declares its controls) or else FACE_CONTROLS.
 
-write_bone_take keys the predicted transforms into a NEW Action on the armature (location and
-rotation_quaternion F-curves, thinned to the keys needed within a tolerance like shape-key
-takes); the armature's previous action keeps a fake user and is not modified.
+predict_params turns a take's landmark motion into control parameters; actions.write_bone_take
+keys them into a NEW Action on the armature (the previous action keeps a fake user).
 """
 
 from __future__ import annotations
@@ -33,9 +32,8 @@ import json
 import bpy
 import numpy as np
 
-from ..errors import EmotiveError
-from ..pipeline.keys import reduce_keys
-from .bone_rbf import CHANNELS, BoneLayout, BoneRBF, rotvec_to_quat
+from ...errors import EmotiveError
+from ..bone_rbf import BoneLayout, BoneRBF
 
 FIT_PROPERTY = "emotive_face_rig_fit"
 CONTROLS_PROPERTY = "emotive_face_controls"
@@ -51,8 +49,6 @@ PCA_TOLERANCE = 1e-4
 # Predictions are clipped to this multiple of each control's sampled half-range: beyond it the
 # model extrapolates from examples it never saw (a strong smile still reaches ~2.7x on the lips).
 EXTRAPOLATION = 3.0
-# Key thinning per channel: 0.05 mm of location, ~0.006 deg of rotation (quaternion components).
-TOLERANCE = {"location": 5e-5, "rotation_quaternion": 5e-5}
 
 
 def face_rig_of(mesh):
@@ -75,7 +71,7 @@ def rig_controls(rig, controls: dict | None = None) -> dict:
             except (TypeError, ValueError) as exc:
                 raise EmotiveError(f"{rig.name!r}: {CONTROLS_PROPERTY} is not a JSON controls dict ({exc})") from exc
         else:
-            from .blender_bones import FACE_CONTROLS
+            from .rigify_face import FACE_CONTROLS
 
             controls = FACE_CONTROLS
     if not isinstance(controls, dict) or not controls:
@@ -118,7 +114,7 @@ def _restore_pose(rig, saved):
 
 def check_fittable(mesh, rig=None):
     """(rig, binding) for fitting `mesh`'s face rig; EmotiveError saying what is missing."""
-    from .blender_custom_keys import character_binding
+    from .binding import character_binding
 
     if mesh is None or mesh.type != 'MESH':
         raise EmotiveError("pick the character's head mesh as the target (a mesh skinned to its face rig)")
@@ -138,9 +134,9 @@ def fit_face_rig(mesh, rig=None, controls: dict | None = None, n_examples: int =
                  seed: int = 0) -> dict:
     """Fit the landmark -> control model of `mesh`'s face rig and store it on the rig; -> the
     stored record (without the model). The rig's pose and actions are as before afterwards."""
-    from . import blender_bones as bb
-    from ..pipeline.landmark_performance import default_head_rig
-    from .shape_transfer import umeyama
+    from ..head_mesh import default_head_rig
+    from ..shape_transfer import umeyama
+    from . import rigify_face as bb
 
     rig, binding = check_fittable(mesh, rig)
     controls = rig_controls(rig, controls)
@@ -260,52 +256,3 @@ def predict_params(model: BoneRBF, offsets, limits=None) -> np.ndarray:
     if limits is not None:
         np.clip(out, -limits, limits, out=out)
     return out
-
-
-def write_bone_take(rig, layout: BoneLayout, params, *, name: str, frame_start: int = 1):
-    """Key (F, D) parameters into a new Action on `rig` (fake user; the previous action keeps one
-    and is left untouched). Location and rotation (as rotation_quaternion, the bones switched to
-    QUATERNION mode) F-curves, thinned within TOLERANCE. Returns the Action."""
-    from bpy_extras import anim_utils
-
-    params = np.atleast_2d(np.asarray(params, np.float64))
-    if params.shape[1] != layout.size:
-        raise ValueError(f"params: expected (F, {layout.size}), got {params.shape}")
-    bad = [c for c in layout.channels if c not in CHANNELS[:2]]
-    if bad:
-        raise ValueError(f"bone takes key location and rotation only, not {bad}")
-    action = bpy.data.actions.new(name)
-    action.use_fake_user = True
-    slot = action.slots.new(id_type='OBJECT', name=rig.name)
-    bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
-    for bone, channels in layout.split(params).items():
-        if "rotation" in channels:
-            rig.pose.bones[bone].rotation_mode = 'QUATERNION'
-        group = bag.groups.get(bone) or bag.groups.new(bone)
-        for channel, values in channels.items():
-            if channel == "rotation":
-                prop, values = "rotation_quaternion", rotvec_to_quat(values)
-                # neighbours on one hemisphere, so interpolation takes the short way (q ~ -q)
-                flip = np.cumsum(np.r_[False, (values[1:] * values[:-1]).sum(1) < 0]) % 2 == 1
-                values[flip] *= -1
-            else:
-                prop = "location"
-            path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{prop}'
-            for axis in range(values.shape[1]):
-                column = values[:, axis]
-                kept = reduce_keys(column, TOLERANCE[prop])
-                curve = bag.fcurves.new(path, index=axis)
-                curve.group = group
-                co = np.empty(2 * len(kept), dtype=np.float32)
-                co[0::2] = frame_start + kept
-                co[1::2] = column[kept]
-                curve.keyframe_points.add(len(kept))
-                curve.keyframe_points.foreach_set("co", co)
-                curve.update()
-    anim = rig.animation_data or rig.animation_data_create()
-    previous = anim.action
-    if previous is not None and not previous.use_fake_user:
-        previous.use_fake_user = True
-    anim.action = action
-    anim.action_slot = slot
-    return action

@@ -6,7 +6,7 @@ the mesh's object space, and the empties follow the object's transform). Each em
 canonical index in ["emotive_landmark"] (users may rename them); the collection points to its mesh
 in ["emotive_landmarks_for"] and remembers the evaluated mesh's topology checksum from when the
 edit began. Snapping uses a mathutils BVHTree over the evaluated mesh in object space, the mesh a
-binding refers to (rigs/blender_binding.py).
+binding refers to (rigs/blender/binding.py).
 
 `apply_landmarks` snaps the empties, builds the full binding (the 70 and the 478) and stores it
 in obj["emotive_binding"] in bind_object's JSON format (method "manual" in its report), then
@@ -17,24 +17,23 @@ without events: the modal operator turns clicks into `place(index, world_point)`
 
 from __future__ import annotations
 
-
 import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
 
-from . import landmark_placement as lp
-from . import landmarks as lm
-from .auto_binding import BindingError
-from .blender_binding import PROPERTY, EvaluatedMesh, check_bindable, load_binding, store_binding
-from .landmark_placement import LandmarkPlacementError
+from .. import landmark_placement as lp
+from .. import landmarks as lm
+from ..auto_binding import BindingError
+from ..landmark_placement import LandmarkPlacementError
+from .binding import PROPERTY, EvaluatedMesh, check_bindable, load_binding, store_binding
 
 OWNER = "emotive_landmarks_for"      # collection -> the mesh object
 INDEX = "emotive_landmark"           # empty -> canonical index
 TOPOLOGY = "emotive_topology"        # collection -> topology checksum when the edit began
 SOURCE = "emotive_source"            # collection -> "binding" or "guess": where the edit started
 COLLECTION_PREFIX = "Emotive Landmarks: "
-GENERATOR = "emotive.rigs.blender_landmark_placement"
+GENERATOR = "emotive.rigs.blender.landmark_placement"
 EMPTY_SIZE = 0.008                   # empty radius as a share of the mesh's bounding-box diagonal
 
 __all__ = ["edit_landmarks", "apply_landmarks", "discard_landmarks", "fit_guides", "symmetrize",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from .arkit import ARKIT_NAMES
-from .head_mesh import HeadMesh, load_default_head
+from ..arkit import ARKIT_NAMES
+from ..head_mesh import HeadMesh, load_default_head
 
 # Base colours (linear RGB) and roughness per material name of the asset.
 _MATERIALS = {
