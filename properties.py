@@ -5,6 +5,8 @@ Results live in the scene (not in Python globals) so they are saved with the fil
 
 import bpy
 
+from .rigs.blender.targets import TARGETS
+
 
 def _is_mesh_with_keys(_self, obj):
     return obj.type == 'MESH'
@@ -42,11 +44,7 @@ class EmotiveSettings(bpy.types.PropertyGroup):
                ('envelope', "Envelopes", "Hand-shaped onset, apex and offset curves per sentence")])
     drive: bpy.props.EnumProperty(
         name="Drive", default='ARKIT',
-        items=[('ARKIT', "ARKit Shape Keys", "Key the target's ARKit-named shape keys"),
-               ('CUSTOM', "Own Shape Keys", "Retarget the generated landmark motion onto the target's own, "
-                                            "non-ARKit shape keys (needs a landmark binding)"),
-               ('BONES', "Face Rig Bones", "Key the face rig deforming the target (its Armature modifier), "
-                                           "from the fit made by Fit Face Rig")])
+        items=[(kind.upper(), t.label, t.description) for kind, t in TARGETS.items()])
     seed: bpy.props.IntProperty(
         name="Seed", default=0, min=0,
         description="Seed of the blinks and idle motion; change it for another take")

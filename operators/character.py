@@ -1,17 +1,11 @@
 import bpy
 
 from ..errors import EmotiveError
-from ..rigs.blender_character import bind_face, make_animatable
+from ..rigs.blender.character import bind_face, make_animatable
+from .explain import OnMeshTarget
 
 
-class _OnTarget:
-    @classmethod
-    def poll(cls, context):
-        obj = context.scene.emotive.target
-        return context.mode == 'OBJECT' and obj is not None and obj.type == 'MESH'
-
-
-class EMOTIVE_OT_bind_face(_OnTarget, bpy.types.Operator):
+class EMOTIVE_OT_bind_face(OnMeshTarget, bpy.types.Operator):
     """Find the face's landmarks automatically (render, MediaPipe FaceMesh) and store them on the mesh"""
 
     bl_idname = "emotive.bind_face"
@@ -36,7 +30,7 @@ class EMOTIVE_OT_bind_face(_OnTarget, bpy.types.Operator):
         return {'FINISHED'}
 
 
-class EMOTIVE_OT_add_arkit_keys(_OnTarget, bpy.types.Operator):
+class EMOTIVE_OT_add_arkit_keys(OnMeshTarget, bpy.types.Operator):
     """Give the mesh the 52 ARKit shape keys it lacks, transferred from the default head (binds it first if needed)"""
 
     bl_idname = "emotive.add_arkit_keys"

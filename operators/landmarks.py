@@ -1,11 +1,12 @@
 """Manual landmark placement: edit the 70 landmarks as empties, guided clicking, mirror, apply.
 
-The work is in rigs/blender_landmark_placement.py; these operators act on the panel's target.
+The work is in rigs/blender/landmark_placement.py; these operators act on the panel's target.
 """
 
 import bpy
 
 from ..errors import EmotiveError
+from .explain import OnMeshTarget
 
 
 def _target(context):
@@ -13,22 +14,18 @@ def _target(context):
     return obj if obj is not None and obj.type == 'MESH' else None
 
 
-class _OnTarget:
+class _WhileEditing(OnMeshTarget):
     @classmethod
-    def poll(cls, context):
-        return context.mode == 'OBJECT' and _target(context) is not None
+    def disabled_reason(cls, context):
+        from ..rigs.blender.landmark_placement import landmark_collection
+
+        reason = super().disabled_reason(context)
+        if not reason and landmark_collection(_target(context)) is None:
+            reason = "no landmarks being edited: click Edit Landmarks or Guided Placement first"
+        return reason
 
 
-class _WhileEditing(_OnTarget):
-    @classmethod
-    def poll(cls, context):
-        if not super().poll(context):
-            return False
-        from ..rigs.blender_landmark_placement import landmark_collection
-        return landmark_collection(_target(context)) is not None
-
-
-class EMOTIVE_OT_edit_landmarks(_OnTarget, bpy.types.Operator):
+class EMOTIVE_OT_edit_landmarks(OnMeshTarget, bpy.types.Operator):
     """Show the target's 70 face landmarks as empties to move by hand: from its binding, or a first guess when it has none"""
 
     bl_idname = "emotive.edit_landmarks"
@@ -36,7 +33,7 @@ class EMOTIVE_OT_edit_landmarks(_OnTarget, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..rigs.blender_landmark_placement import edit_landmarks
+        from ..rigs.blender.landmark_placement import edit_landmarks
 
         obj = _target(context)
         try:
@@ -53,7 +50,7 @@ class EMOTIVE_OT_edit_landmarks(_OnTarget, bpy.types.Operator):
         return {'FINISHED'}
 
 
-class EMOTIVE_OT_guided_landmarks(_OnTarget, bpy.types.Operator):
+class EMOTIVE_OT_guided_landmarks(OnMeshTarget, bpy.types.Operator):
     """Place the face landmarks one by one by clicking on the mesh, guides first (Backspace: back, M: mirror, Enter: finish, Esc: cancel)"""
 
     bl_idname = "emotive.guided_landmarks"
@@ -63,11 +60,11 @@ class EMOTIVE_OT_guided_landmarks(_OnTarget, bpy.types.Operator):
     def execute(self, context):
         self.report({'ERROR'}, "Guided Placement is interactive: start it from the Emotive panel "
                                "with the mouse over a 3D Viewport (scripts: use "
-                               "rigs.blender_landmark_placement.GuidedPlacement)")
+                               "rigs.blender.landmark_placement.GuidedPlacement)")
         return {'CANCELLED'}
 
     def invoke(self, context, event):
-        from ..rigs.blender_landmark_placement import GuidedPlacement
+        from ..rigs.blender.landmark_placement import GuidedPlacement
 
         if context.area is None or context.area.type != 'VIEW_3D':
             self.report({'ERROR'}, "Guided Placement needs the mouse over a 3D Viewport")
@@ -180,7 +177,7 @@ class EMOTIVE_OT_fit_landmarks_to_guides(_WhileEditing, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..rigs.blender_landmark_placement import fit_guides
+        from ..rigs.blender.landmark_placement import fit_guides
 
         try:
             moved = fit_guides(_target(context))
@@ -206,7 +203,7 @@ class EMOTIVE_OT_symmetrize_landmarks(_WhileEditing, bpy.types.Operator):
                ('LEFT', "Left to Right", "The subject's left side onto the right")])
 
     def execute(self, context):
-        from ..rigs.blender_landmark_placement import symmetrize
+        from ..rigs.blender.landmark_placement import symmetrize
 
         try:
             moved = symmetrize(_target(context), self.source,
@@ -226,7 +223,7 @@ class EMOTIVE_OT_apply_landmarks(_WhileEditing, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..rigs.blender_landmark_placement import apply_landmarks
+        from ..rigs.blender.landmark_placement import apply_landmarks
 
         obj = _target(context)
         try:
@@ -248,7 +245,7 @@ class EMOTIVE_OT_discard_landmarks(_WhileEditing, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..rigs.blender_landmark_placement import discard_landmarks
+        from ..rigs.blender.landmark_placement import discard_landmarks
 
         discard_landmarks(_target(context))
         return {'FINISHED'}

@@ -17,8 +17,8 @@ class EMOTIVE_PT_landmarks(bpy.types.Panel):
         return obj is not None and obj.type == 'MESH'
 
     def draw(self, context):
-        from ..rigs.blender_binding import PROPERTY
-        from ..rigs.blender_landmark_placement import landmark_collection
+        from ..rigs.blender.binding import PROPERTY
+        from ..rigs.blender.landmark_placement import landmark_collection
 
         layout = self.layout
         obj = context.scene.emotive.target

@@ -1,4 +1,8 @@
+"""UI only: the Emotive tab's main panel (target, input, motion, take results)."""
+
 import bpy
+
+from ..rigs.blender.targets import TARGETS
 
 
 class EMOTIVE_UL_results(bpy.types.UIList):
@@ -45,8 +49,9 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         col.prop(settings, "intensity", slider=True)
         col.prop(settings, "motion")
         col.prop(settings, "drive")
-        if settings.drive != 'ARKIT' and settings.motion != 'landmark':
-            col.label(text="Own keys and bones need the Generated motion", icon='ERROR')
+        target = TARGETS[settings.drive.lower()]
+        if target.needs_landmarks and settings.motion != 'landmark':
+            col.label(text=f"{target.label} need the Generated motion", icon='ERROR')
         col.prop(settings, "seed")
         render = context.scene.render
         col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
@@ -64,8 +69,8 @@ class EMOTIVE_PT_text(bpy.types.Panel):
     @staticmethod
     def draw_character(layout, obj):
         """What the target supports: binding, ARKit keys, its own keys, a face rig."""
-        from ..rigs.blender_bone_retarget import face_rig_of, fit_status
-        from ..rigs.blender_character import character_status
+        from ..rigs.blender.character import character_status
+        from ..rigs.blender.face_rig import face_rig_of, fit_status
 
         status = character_status(obj, verify=False)
         box = layout.box()

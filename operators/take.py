@@ -1,0 +1,139 @@
+"""TakeOperator: the one way a take is made in the UI, whatever the input.
+
+settings -> Target (rigs/blender/targets.py, every check first) -> the input's source
+(pipeline.SOURCES, stepped modally with a progress bar and Esc) -> Target.key (a new Action)
+-> scene range, panel results, report. A subclass names its `source` and says how to read its
+input (`source_inputs`) and what to call the take (`take_label`); *Animate from Text* is one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+
+from ..errors import EmotiveError
+from ..pipeline import SOURCES
+from ..pipeline.take import drain
+from ..rigs.blender.actions import check_target, set_scene_range, take_name
+from ..rigs.blender.targets import prepare_take
+from .explain import Explained, not_object_mode
+from .progress import ModalProgress
+
+TICK_SECONDS = 0.05  # work per timer tick: the UI stays responsive and Esc is read promptly
+
+
+class TakeOperator(Explained, ModalProgress):
+    """Mixin for bpy.types.Operator subclasses; bl_options should hold {'REGISTER', 'UNDO'}."""
+
+    source = ""              # a key of pipeline.SOURCES
+
+    # --- what a subclass states
+
+    def source_inputs(self, context, target) -> tuple[tuple, dict]:
+        """(positional, keyword) arguments of the source's iter_take, validated (EmotiveError)."""
+        raise EmotiveError(f"{type(self).__name__} does not say how to read its input")
+
+    def take_label(self) -> str:
+        """The words the new Action is named after."""
+        return self.bl_label
+
+    def runs_modal(self, context) -> bool:
+        """Whether this run is long enough for a progress bar (short ones run at once)."""
+        return True
+
+    # --- the shared run
+
+    @classmethod
+    def disabled_reason(cls, context) -> str:
+        reason = not_object_mode(context)
+        if reason:
+            return reason
+        try:
+            check_target(context.scene.emotive.target)
+        except EmotiveError as exc:
+            return str(exc)
+        return ""
+
+    def _start(self, context):
+        """Every check, then the source's generator; nothing is changed."""
+        settings = context.scene.emotive
+        target = prepare_take(settings.target, settings.drive.lower(), settings.motion)
+        args, options = self.source_inputs(context, target)
+        steps = SOURCES[self.source](*args, **options)
+        next(steps)  # a source checks all its inputs before its first step
+        return target, steps
+
+    def execute(self, context):
+        try:
+            target, steps = self._start(context)
+            return self._finish(context, target, drain(steps))
+        except EmotiveError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+
+    def invoke(self, context, event):
+        try:
+            target, steps = self._start(context)
+            if bpy.app.background or context.window is None or not self.runs_modal(context):
+                return self._finish(context, target, drain(steps))
+        except EmotiveError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        self._target, self._steps = target, steps
+        return self.progress_start(context, 0.01)
+
+    def modal(self, context, event):
+        if event.type == 'ESC':
+            self.progress_stop(context)
+            self.report({'WARNING'}, f"{self.bl_label} cancelled: nothing was changed")
+            return {'CANCELLED'}
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        deadline = time.perf_counter() + TICK_SECONDS
+        try:
+            while time.perf_counter() < deadline:
+                fraction, message = next(self._steps)
+                self.progress_show(context, fraction, message)
+        except StopIteration as done:
+            self.progress_stop(context)
+            try:
+                return self._finish(context, self._target, done.value)
+            except EmotiveError as exc:
+                self.report({'ERROR'}, str(exc))
+                return {'CANCELLED'}
+        except EmotiveError as exc:
+            self.progress_stop(context)
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        return {'RUNNING_MODAL'}
+
+    def _finish(self, context, target, take):
+        scene = context.scene
+        # key() checks the channels before it writes anything; an error leaves the scene as it was
+        keyed = target.key(take, name=take_name(self.take_label()), frame_start=scene.frame_start)
+        set_scene_range(scene, scene.frame_start, take.n_frames)
+        store_results(scene, take)
+        for warning in take.warnings:
+            self.report({'WARNING'}, warning)
+        segments = take.segments
+        emotions = ", ".join(s.emotion for s in segments[:6]) + ("…" if len(segments) > 6 else "")
+        notes = "; ".join(keyed.notes)
+        self.report({'INFO'}, f"'{keyed.action.name}': {len(segments)} segment(s) on '{target.obj.name}', "
+                              f"frames {scene.frame_start}–{scene.frame_end} ({emotions})"
+                              + (f"; {notes}" if notes else ""))
+        return {'FINISHED'}
+
+
+def store_results(scene, take):
+    """Per-segment results for the panel's list; kept in the scene so undo and saving follow."""
+    results = scene.emotive.results
+    results.clear()
+    for seg in take.segments:
+        item = results.add()
+        item.text = seg.text[:1000]
+        item.emotion = seg.emotion
+        item.confidence = seg.confidence
+        item.start_frame = scene.frame_start + int(round(seg.start * take.fps))
+        item.end_frame = scene.frame_start + int(round(seg.end * take.fps))
+        item.warning = seg.warning or ""
