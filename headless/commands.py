@@ -1,0 +1,149 @@
+"""run_job: the one headless path behind every subcommand (and, later, each batch job).
+
+head -> target (every check) -> the source's take, stage by stage -> a new Action -> report,
+previews, .blend. Nothing is written to disk before the take is keyed; bad input raises
+EmotiveError (exit code 2) before Blender's scene is touched where it can be checked up front.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from ..errors import EmotiveError
+from ..pipeline import SOURCES
+from ..pipeline.report import build_report, write_report
+from ..pipeline.take import drain
+from ..rigs.blender.actions import check_target, set_scene_range, take_name
+from ..rigs.blender.targets import prepare_take
+from .jobs import RENDER_SUFFIXES, Job
+from .terminal import Terminal
+
+
+def load_head(spec: str):
+    """Reset Blender to an empty scene holding the head; return the head object."""
+    from ..rigs.blender.head import create_default_head
+
+    if spec == "default":
+        bpy.ops.wm.read_homefile(use_empty=True)
+        return create_default_head(bpy.context.scene.collection)
+    if spec == "rigged":
+        from ..rigs.blender.makehuman_rig import makehuman_face_rig
+
+        bpy.ops.wm.read_homefile(use_empty=True)
+        return makehuman_face_rig(bpy.context.scene.collection)[1]
+    blend, sep, name = spec.rpartition(":")
+    if not sep or not blend.lower().endswith(".blend") or not name:
+        raise EmotiveError(f"--head must be 'default', 'rigged' or FILE.blend:OBJECT, got '{spec}'")
+    if not Path(blend).is_file():
+        raise EmotiveError(f"head file not found: '{blend}'")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(Path(blend).resolve()))
+    except RuntimeError as exc:
+        raise EmotiveError(f"cannot open '{blend}' as a Blender file: {exc}") from exc
+    obj = bpy.data.objects.get(name)
+    if obj is None:
+        meshes = sorted(o.name for o in bpy.data.objects if o.type == 'MESH')
+        raise EmotiveError(f"no object '{name}' in '{blend}'; its meshes are: {', '.join(meshes) or 'none'}")
+    return obj
+
+
+def _has_any_arkit_key(obj) -> bool:
+    from ..rigs.arkit import ARKIT_NAMES
+
+    key = obj.data.shape_keys if obj.type == 'MESH' else None
+    return bool(key) and any(name in key.key_blocks for name in ARKIT_NAMES)
+
+
+def _fit_rig_if_needed(head, name: str, terminal: Terminal):
+    """Check the rig armature deforms the head; fit it when it has no stored fit.
+    -> the fit record when fitted now, False when it was fitted already."""
+    from ..rigs.blender.face_rig import FIT_PROPERTY, check_fittable, fit_face_rig
+
+    blend, sep, rest = name.rpartition(":")
+    if sep and blend.lower().endswith(".blend"):  # FILE.blend:ARMATURE, the --head file
+        if Path(blend).resolve() != Path(bpy.data.filepath).resolve():
+            raise EmotiveError(f"--rig '{name}': the armature must be in the --head file ({bpy.data.filepath})")
+        name = rest
+    rig = bpy.data.objects.get(name)
+    if rig is None or rig.type != 'ARMATURE':
+        armatures = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
+        raise EmotiveError(f"--rig: no armature '{name}' in the head's file; its armatures are: "
+                           f"{', '.join(armatures) or 'none'}")
+    check_fittable(head, rig)
+    if FIT_PROPERTY in rig:
+        return False
+    with terminal.stage(f"fitting the face rig '{rig.name}' to '{head.name}'"), terminal.hushed():
+        return fit_face_rig(head, rig)
+
+
+def prepare_character(job: Job, terminal: Terminal):
+    """The head loaded and made ready for the job's target -> (head, target, extras for the report)."""
+    with terminal.stage("loading the head"), terminal.hushed():
+        head = load_head(job.head)
+    check_target(head)
+    extras = {}
+    if job.target == "bones":
+        from ..rigs.blender.makehuman_rig import RIG_NAME
+
+        rig = job.rig or RIG_NAME   # --head rigged: MakeHuman's face rig, built with the head
+        fitted = _fit_rig_if_needed(head, rig, terminal)
+        extras["rig"] = {"name": rig, "fitted_now": fitted is not False,
+                         **({"held_out": fitted["held_out"]} if fitted else {})}
+    elif job.target == "arkit" and job.head != "default" and not _has_any_arkit_key(head):
+        # A user's unbound mesh: bind its landmarks and transfer the ARKit keys onto it.
+        from ..rigs.blender.character import make_animatable
+
+        with terminal.stage(f"'{head.name}' has no ARKit shape keys: binding its face and adding them"), \
+                terminal.hushed():
+            character = make_animatable(head)
+        extras["binding"] = character["binding"]
+        extras["added_shape_keys"] = character["added_keys"]
+    target = prepare_take(head, job.target, job.inputs.get("motion", "landmark"))
+    return head, target, extras
+
+
+def render_previews(job: Job, scene, head, report: dict, terminal: Terminal) -> None:
+    from .preview import ensure_camera_and_light, render_contact_sheet, render_video
+
+    ensure_camera_and_light(scene, head)
+    for path in job.renders:
+        if RENDER_SUFFIXES[path.suffix.lower()] == "sheet":
+            apexes = [(s["start_frame"] + s["end_frame"]) // 2 for s in report["segments"]][:24]
+            with terminal.stage(f"rendering {path.name}", total=len(apexes), unit="frame"), terminal.hushed():
+                render_contact_sheet(scene, apexes, path, engine=job.engine, on_frame=terminal.advance)
+        else:
+            frames = scene.frame_end - scene.frame_start + 1
+            with terminal.stage(f"rendering {path.name}", total=frames, unit="frame"), terminal.hushed():
+                render_video(scene, path, engine=job.engine, on_frame=terminal.advance)
+    scene.frame_set(scene.frame_start)
+
+
+def run_job(job: Job, terminal: Terminal) -> dict:
+    """Run one checked Job (jobs.check_job); -> its report. EmotiveError on bad input."""
+    head, target, extras = prepare_character(job, terminal)
+    steps = SOURCES[job.source](**job.inputs, keep_landmarks=target.needs_landmarks)
+    take = drain(steps, terminal.progress)
+    terminal.end_stage()
+    scene = bpy.context.scene
+    scene.frame_start = 1
+    keyed = target.key(take, name=take_name(job.label), frame_start=1)
+    set_scene_range(scene, 1, take.n_frames, fps=take.fps)
+    report = build_report(take, keyed.keyed, frame_start=1, action_name=keyed.action.name,
+                          target=head.name, drive=target.kind, notes=keyed.notes)
+    report.update(extras)
+    for note in keyed.notes:
+        terminal.say(note)
+    for warning in take.warnings:
+        terminal.warn(warning)
+    if job.renders:
+        render_previews(job, scene, head, report, terminal)
+    with terminal.hushed():
+        bpy.ops.wm.save_as_mainfile(filepath=str(job.out), check_existing=False)
+    if job.report:
+        write_report(report, job.report)
+    terminal.say(f"wrote {job.out} ({len(report['segments'])} segments, frames {report['frame_start']}-"
+                 f"{report['frame_end']}, action '{keyed.action.name}')")
+    return report
+

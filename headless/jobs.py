@@ -1,0 +1,73 @@
+"""A headless job, bpy-free: what to animate (a source and its inputs), on which head and target,
+and which files to write. Every subcommand turns its arguments into a Job and hands it to
+commands.run_job; a batch runner will read the same Jobs from a job file.
+
+Everything a user can get wrong in a job is checked here, before Blender loads anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import EmotiveError
+
+RENDER_SUFFIXES = {".png": "sheet", ".mp4": "video"}
+ENGINES = ("workbench", "cycles")
+
+
+@dataclass
+class Job:
+    source: str                   # a key of pipeline.SOURCES
+    inputs: dict                  # keyword arguments of that source's iter_take (keep_landmarks aside)
+    label: str                    # the words the take's Action is named after
+    out: Path                     # the .blend written
+    head: str = "default"         # "default", "rigged" or FILE.blend:OBJECT
+    target: str = "arkit"         # a key of rigs.blender.targets.TARGETS
+    rig: str | None = None        # the armature keyed by the "bones" target (ARMATURE or FILE.blend:ARMATURE)
+    report: Path | None = None
+    renders: list[Path] = field(default_factory=list)
+    engine: str = "workbench"
+
+
+def writable(path: Path, what: str, suffixes: tuple[str, ...]) -> Path:
+    """The absolute path, its folder created; EmotiveError when it cannot be written."""
+    path = Path(path).expanduser().resolve()
+    if path.suffix.lower() not in suffixes:
+        raise EmotiveError(f"{what} '{path}' must end in {' or '.join(suffixes)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmotiveError(f"cannot create the folder for {what} '{path}': {exc.strerror}") from exc
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise EmotiveError(f"cannot write {what} '{path}': permission denied")
+    return path
+
+
+def check_job(job: Job, targets, motion: str | None) -> Job:
+    """The job with its outputs resolved, or EmotiveError naming the first problem.
+    `targets`: the target registry (kind -> class with needs_landmarks and noun)."""
+    if job.target not in targets:
+        raise EmotiveError(f"unknown target {job.target!r}; use one of {', '.join(targets)}")
+    if job.engine not in ENGINES:
+        raise EmotiveError(f"unknown render engine {job.engine!r}; use one of {', '.join(ENGINES)}")
+    kind = targets[job.target]
+    if kind.needs_landmarks and motion not in (None, "landmark"):
+        raise EmotiveError(f"keying {kind.noun} needs the generated motion (--motion landmark): the "
+                           f"{motion} motion makes ARKit weights only")
+    if job.target == "bones":
+        if job.rig is None and job.head != "rigged":
+            raise EmotiveError("--target bones needs --rig ARMATURE (the face rig deforming the head) "
+                               "or --head rigged")
+        if job.head == "default":
+            raise EmotiveError("--rig needs --head FILE.blend:OBJECT (the head skinned to the rig, in that "
+                               "file) or --head rigged")
+    elif job.rig is not None:
+        raise EmotiveError(f"--rig (and --head rigged) key the face rig's bones; they do not combine with "
+                           f"--target {job.target}")
+    job.out = writable(job.out, "--out", (".blend",))
+    if job.report is not None:
+        job.report = writable(job.report, "--report", (".json",))
+    job.renders = [writable(p, "--render", tuple(RENDER_SUFFIXES)) for p in job.renders]
+    return job
