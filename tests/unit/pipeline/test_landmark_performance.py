@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from emotive.ml.labels import EKMAN, GOEMOTIONS
-from emotive.pipeline.landmark_performance import default_head_rig, iter_landmark_performance, landmark_performance
+from emotive.rigs.head_mesh import default_head_rig
+from emotive.pipeline.landmark_performance import iter_landmark_performance, landmark_performance
 from emotive.pipeline.timeline import EmotionTimeline, Segment
 from emotive.rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from emotive.rigs.facs import expression_matrix

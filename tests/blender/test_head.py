@@ -8,7 +8,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from emotive.rigs.arkit import ARKIT_NAMES  # noqa: E402
-from emotive.rigs.blender_head import create_default_head  # noqa: E402
+from emotive.rigs.blender.head import create_default_head  # noqa: E402
 from emotive.rigs.head_mesh import load_default_head  # noqa: E402
 
 

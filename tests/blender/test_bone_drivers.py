@@ -10,7 +10,7 @@ HEAD = "Emotive Bone Test Head"
 
 @pytest.fixture(scope="module")
 def fitted_blend(addon, tmp_path_factory):
-    from emotive.rigs import blender_bones as bb
+    from emotive.rigs.blender import rigify_face as bb
 
     bpy.ops.wm.read_homefile(use_empty=True)
     rig = bb.rigify_face_rig()
@@ -45,8 +45,8 @@ def pose(rig):
 
 
 def test_properties_move_the_bones_through_simple_expressions(rig):
-    from emotive.rigs.blender_bone_drivers import live_driver_curves
-    from emotive.rigs.blender_bone_retarget import load_fit
+    from emotive.rigs.blender.bone_drivers import live_driver_curves
+    from emotive.rigs.blender.face_rig import load_fit
 
     assert bpy.ops.emotive.add_live_drivers() == {'FINISHED'}
     props = [k for k in rig.keys() if k.startswith("arkit_")]
@@ -71,7 +71,7 @@ def test_properties_move_the_bones_through_simple_expressions(rig):
     brow = pose(rig)["brow.T.L.002"]
     assert brow[1] < -0.003
     # small weights: the linear drivers agree with the fitted RBF itself
-    from emotive.pipeline.landmark_performance import default_head_rig
+    from emotive.rigs.head_mesh import default_head_rig
     from emotive.rigs.arkit import ARKIT_INDEX
 
     model, _ = load_fit(rig)
@@ -84,7 +84,7 @@ def test_properties_move_the_bones_through_simple_expressions(rig):
 
 
 def test_remove_restores_rest_and_takes_play_again(rig):
-    from emotive.rigs.blender_bone_drivers import live_driver_curves
+    from emotive.rigs.blender.bone_drivers import live_driver_curves
 
     rigify_drivers = len(rig.animation_data.drivers)  # the generated rig's own, kept throughout
     assert bpy.ops.emotive.add_live_drivers() == {'FINISHED'}

@@ -23,7 +23,7 @@ from emotive.rigs import landmarks as lm  # noqa: E402
 from emotive.rigs.head_mesh import load_default_head  # noqa: E402
 from emotive.rigs.landmark_binding import Binding, project  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bind_default_head.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bind_default_head.py"
 MEAN_PX, MAX_PX = 3.0, 8.0
 CONTOUR_MEAN_PX, CONTOUR_MAX_PX = 5.0, 15.0
 

@@ -1,4 +1,4 @@
-"""Automatic landmark binding (rigs/auto_binding.py via rigs/blender_binding.py) in real Blender.
+"""Automatic landmark binding (rigs/auto_binding.py via rigs/blender/binding.py) in real Blender.
 
 Reference: the shipped binding of the default head (rigs/data/default_head_landmarks.json, made
 by scripts/bind_default_head.py from one fixed front camera), evaluated on the head, or, for a
@@ -7,8 +7,8 @@ variant's vertices. Tolerances per canonical landmark: the features (17-69: brow
 lips, pupils) within FEATURE_MM = 2 mm (the eyelid margins 2.5 mm, see EYELID_MM); the jaw line
 (0-16) are contour landmarks that MediaPipe slides along the silhouette between views and whose
 rays graze the surface, so they get JAW_MM = 5 mm (measured: up to ~3.5 mm on the default head),
-as tests/test_landmarks.py treats the silhouette points apart. Mean over all 70 within MEAN_MM =
-1.2 mm.
+as tests/unit/rigs/test_landmarks.py treats the silhouette points apart. Mean over all 70
+within MEAN_MM = 1.2 mm.
 
 Identity variants: the 2 mm goal against the *transported* reference does not hold, and not
 because of the binding: on these faces MediaPipe itself puts the brows, jaw line and nose bridge
@@ -41,8 +41,8 @@ bpy = pytest.importorskip("bpy")
 from emotive.rigs import head_mesh as hm  # noqa: E402
 from emotive.rigs import landmarks as lm  # noqa: E402
 from emotive.rigs.auto_binding import BindingError, NoFaceFound  # noqa: E402
-from emotive.rigs.blender_binding import PROPERTY, bind_object, load_binding  # noqa: E402
-from emotive.rigs.blender_head import create_default_head  # noqa: E402
+from emotive.rigs.blender.binding import PROPERTY, bind_object, load_binding  # noqa: E402
+from emotive.rigs.blender.head import create_default_head  # noqa: E402
 
 FEATURE_MM, JAW_MM, MEAN_MM = 2.0, 5.0, 1.2
 # Eyelid margins (canonical 37, 38, 40, 41, 43, 44, 46, 47): a ray through the lid's edge meets
@@ -52,7 +52,7 @@ EYELID = np.array([37, 38, 40, 41, 43, 44, 46, 47])
 EYELID_MM = 2.5
 PUPIL_MM, EYE_MM, VARIANT_FEATURE_MEAN_MM = 1.5, 5.0, 5.0
 PROCEDURE_MEAN_MM, PROCEDURE_MM = 1.2, 4.5
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bind_default_head.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bind_default_head.py"
 JAW = np.arange(17)
 
 VARIANTS = hm.IDENTITY_VARIANTS

@@ -76,7 +76,7 @@ def assert_binding_survives_reload(binding, path, object_name="Emotive Head"):
     """Save the file, open it again: the binding stored on the object reads back unchanged."""
     import bpy
 
-    from emotive.rigs.blender_binding import load_binding
+    from emotive.rigs.blender.binding import load_binding
 
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     bpy.ops.wm.open_mainfile(filepath=str(path))

