@@ -8,7 +8,7 @@ _modules = []
 
 
 def register():
-    from . import preferences, properties, operators, panels
+    from . import operators, panels, preferences, properties
 
     _modules[:] = [preferences, properties, operators, panels]
     for module in _modules:
