@@ -5,7 +5,7 @@ Results live in the scene (not in Python globals) so they are saved with the fil
 
 import bpy
 
-from .rigs.blender.targets import TARGETS
+from .rigs.targets import KINDS
 
 
 def _is_mesh_with_keys(_self, obj):
@@ -44,7 +44,7 @@ class EmotiveSettings(bpy.types.PropertyGroup):
                ('envelope', "Envelopes", "Hand-shaped onset, apex and offset curves per sentence")])
     drive: bpy.props.EnumProperty(
         name="Drive", default='ARKIT',
-        items=[(kind.upper(), t.label, t.description) for kind, t in TARGETS.items()])
+        items=[(kind.upper(), k.label, k.description) for kind, k in KINDS.items()])
     seed: bpy.props.IntProperty(
         name="Seed", default=0, min=0,
         description="Seed of the blinks and idle motion; change it for another take")

@@ -13,11 +13,12 @@ import traceback
 from pathlib import Path
 
 from ..errors import EmotiveError
+from ..rigs.targets import KINDS
 from .inputs import INPUTS
 from .jobs import ENGINES, Job, check_job
 
 
-def _job_arguments(parser, targets) -> None:
+def _job_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the .blend file to write")
     parser.add_argument("--report", type=Path, help="write a JSON report of the segments here")
     parser.add_argument("--render", type=Path, action="append", default=[],
@@ -29,11 +30,11 @@ def _job_arguments(parser, targets) -> None:
                              "rig (keys the rig's bones), or FILE.blend:OBJECT for your own mesh")
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0, help="seed of blinks and idle motion")
-    parser.add_argument("--target", choices=tuple(targets),
-                        help="what is keyed: " + "; ".join(f"{k}: {t.label}" for k, t in targets.items())
+    parser.add_argument("--target", choices=tuple(KINDS),
+                        help="what is keyed: " + "; ".join(f"{k}: {t.label}" for k, t in KINDS.items())
                              + " (default: arkit, or bones with --rig / --head rigged)")
     parser.add_argument("--keys", choices=("arkit", "custom"),
-                        help="shorthand: --keys custom is --target custom")
+                        help="the older spelling of --target arkit|custom")
     parser.add_argument("--rig", metavar="ARMATURE",
                         help="key the face rig ARMATURE (or FILE.blend:ARMATURE: an object in the --head file "
                              "whose Armature modifier deforms the head) instead of shape keys; fitted first "
@@ -42,8 +43,6 @@ def _job_arguments(parser, targets) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..rigs.blender.targets import TARGETS
-
     parser = argparse.ArgumentParser(prog="python -m emotive", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("train-expressions", add_help=False,
@@ -51,16 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     for kind in INPUTS.values():
         sub = commands.add_parser(kind.name, help=kind.help)
         kind.add_arguments(sub)
-        _job_arguments(sub, TARGETS)
+        _job_arguments(sub)
     return parser
 
 
 def target_of(args) -> str:
-    """The target kind the flags ask for; EmotiveError when they contradict each other."""
+    """The target kind the flags ask for; EmotiveError when they contradict each other.
+    --rig and --head rigged mean bones; --keys arkit, the old default, gives way to them."""
     bones = args.rig is not None or args.head == "rigged"
     asked = {flag: kind for flag, kind in (("--target", args.target), ("--keys", args.keys)) if kind}
     if bones:
-        clash = [f"{flag} {kind}" for flag, kind in asked.items() if kind != "bones"]
+        clash = [f"{flag} {kind}" for flag, kind in asked.items()
+                 if kind != "bones" and (flag, kind) != ("--keys", "arkit")]
         if clash:
             raise EmotiveError(f"--rig (and --head rigged) key the face rig's bones; they do not combine "
                                f"with {clash[0]}")
@@ -71,13 +72,12 @@ def target_of(args) -> str:
 
 
 def job_from_args(args) -> Job:
-    from ..rigs.blender.targets import TARGETS
-
+    """The subcommand's arguments as a checked Job (bpy-free)."""
     label, inputs = INPUTS[args.command].inputs(args)
     job = Job(source=args.command, inputs=inputs, label=label, out=args.out, head=args.head,
               target=target_of(args), rig=args.rig, report=args.report, renders=list(args.render),
               engine=args.engine)
-    return check_job(job, TARGETS, inputs.get("motion"))
+    return check_job(job)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """run_job: the one headless path behind every subcommand (and, later, each batch job).
 
-head -> target (every check) -> the source's take, stage by stage -> a new Action -> report,
-previews, .blend. Nothing is written to disk before the take is keyed; bad input raises
-EmotiveError (exit code 2) before Blender's scene is touched where it can be checked up front.
+head -> target (made ready, then every check) -> the source's take, stage by stage -> a new
+Action -> report, previews, .blend. The job's own fields were checked before (jobs.check_job);
+what only the head's file can tell raises EmotiveError (exit code 2) before any take is made, and
+no file but the output folders exists before the take is keyed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..pipeline import SOURCES
 from ..pipeline.report import build_report, write_report
 from ..pipeline.take import drain
 from ..rigs.blender.actions import check_target, set_scene_range, take_name
-from ..rigs.blender.targets import prepare_take
+from ..rigs.blender.targets import TARGETS, prepare_take
 from .jobs import RENDER_SUFFIXES, Job
 from .terminal import Terminal
 
@@ -49,20 +50,10 @@ def load_head(spec: str):
     return obj
 
 
-def _has_any_arkit_key(obj) -> bool:
-    from ..rigs.arkit import ARKIT_NAMES
-
-    key = obj.data.shape_keys if obj.type == 'MESH' else None
-    return bool(key) and any(name in key.key_blocks for name in ARKIT_NAMES)
-
-
-def _fit_rig_if_needed(head, name: str, terminal: Terminal):
-    """Check the rig armature deforms the head; fit it when it has no stored fit.
-    -> the fit record when fitted now, False when it was fitted already."""
-    from ..rigs.blender.face_rig import FIT_PROPERTY, check_fittable, fit_face_rig
-
+def find_rig(name: str):
+    """The armature --rig names (ARMATURE, or FILE.blend:ARMATURE in the --head file)."""
     blend, sep, rest = name.rpartition(":")
-    if sep and blend.lower().endswith(".blend"):  # FILE.blend:ARMATURE, the --head file
+    if sep and blend.lower().endswith(".blend"):
         if Path(blend).resolve() != Path(bpy.data.filepath).resolve():
             raise EmotiveError(f"--rig '{name}': the armature must be in the --head file ({bpy.data.filepath})")
         name = rest
@@ -71,35 +62,22 @@ def _fit_rig_if_needed(head, name: str, terminal: Terminal):
         armatures = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
         raise EmotiveError(f"--rig: no armature '{name}' in the head's file; its armatures are: "
                            f"{', '.join(armatures) or 'none'}")
-    check_fittable(head, rig)
-    if FIT_PROPERTY in rig:
-        return False
-    with terminal.stage(f"fitting the face rig '{rig.name}' to '{head.name}'"), terminal.hushed():
-        return fit_face_rig(head, rig)
+    return rig
 
 
 def prepare_character(job: Job, terminal: Terminal):
     """The head loaded and made ready for the job's target -> (head, target, extras for the report)."""
-    with terminal.stage("loading the head"), terminal.hushed():
+    with terminal.quiet_stage("loading the head"):
         head = load_head(job.head)
     check_target(head)
-    extras = {}
-    if job.target == "bones":
+    rig = None
+    if job.head == "rigged" and job.rig is None:
         from ..rigs.blender.makehuman_rig import RIG_NAME
 
-        rig = job.rig or RIG_NAME   # --head rigged: MakeHuman's face rig, built with the head
-        fitted = _fit_rig_if_needed(head, rig, terminal)
-        extras["rig"] = {"name": rig, "fitted_now": fitted is not False,
-                         **({"held_out": fitted["held_out"]} if fitted else {})}
-    elif job.target == "arkit" and job.head != "default" and not _has_any_arkit_key(head):
-        # A user's unbound mesh: bind its landmarks and transfer the ARKit keys onto it.
-        from ..rigs.blender.character import make_animatable
-
-        with terminal.stage(f"'{head.name}' has no ARKit shape keys: binding its face and adding them"), \
-                terminal.hushed():
-            character = make_animatable(head)
-        extras["binding"] = character["binding"]
-        extras["added_shape_keys"] = character["added_keys"]
+        rig = bpy.data.objects[RIG_NAME]   # MakeHuman's face rig, built with the head
+    elif job.rig is not None:
+        rig = find_rig(job.rig)
+    extras = TARGETS[job.target].make_ready(head, rig=rig, stage=terminal.quiet_stage)
     target = prepare_take(head, job.target, job.inputs.get("motion", "landmark"))
     return head, target, extras
 
@@ -111,11 +89,11 @@ def render_previews(job: Job, scene, head, report: dict, terminal: Terminal) -> 
     for path in job.renders:
         if RENDER_SUFFIXES[path.suffix.lower()] == "sheet":
             apexes = [(s["start_frame"] + s["end_frame"]) // 2 for s in report["segments"]][:24]
-            with terminal.stage(f"rendering {path.name}", total=len(apexes), unit="frame"), terminal.hushed():
+            with terminal.quiet_stage(f"rendering {path.name}", total=len(apexes), unit="frame"):
                 render_contact_sheet(scene, apexes, path, engine=job.engine, on_frame=terminal.advance)
         else:
             frames = scene.frame_end - scene.frame_start + 1
-            with terminal.stage(f"rendering {path.name}", total=frames, unit="frame"), terminal.hushed():
+            with terminal.quiet_stage(f"rendering {path.name}", total=frames, unit="frame"):
                 render_video(scene, path, engine=job.engine, on_frame=terminal.advance)
     scene.frame_set(scene.frame_start)
 
@@ -139,7 +117,7 @@ def run_job(job: Job, terminal: Terminal) -> dict:
         terminal.warn(warning)
     if job.renders:
         render_previews(job, scene, head, report, terminal)
-    with terminal.hushed():
+    with terminal.quiet_stage(f"saving {job.out.name}"):
         bpy.ops.wm.save_as_mainfile(filepath=str(job.out), check_existing=False)
     if job.report:
         write_report(report, job.report)

@@ -2,7 +2,8 @@
 and which files to write. Every subcommand turns its arguments into a Job and hands it to
 commands.run_job; a batch runner will read the same Jobs from a job file.
 
-Everything a user can get wrong in a job is checked here, before Blender loads anything.
+What a user can get wrong in a job's own fields is checked here, before Blender loads anything
+(the target kinds come from the bpy-free rigs/targets.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EmotiveError
+from ..rigs.targets import check_motion, target_kind
 
 RENDER_SUFFIXES = {".png": "sheet", ".mp4": "video"}
-ENGINES = ("workbench", "cycles")
+ENGINES = {"workbench": 'BLENDER_WORKBENCH', "cycles": 'CYCLES'}  # --engine -> Blender's engine
 
 
 @dataclass
@@ -45,18 +47,14 @@ def writable(path: Path, what: str, suffixes: tuple[str, ...]) -> Path:
     return path
 
 
-def check_job(job: Job, targets, motion: str | None) -> Job:
-    """The job with its outputs resolved, or EmotiveError naming the first problem.
-    `targets`: the target registry (kind -> class with needs_landmarks and noun)."""
-    if job.target not in targets:
-        raise EmotiveError(f"unknown target {job.target!r}; use one of {', '.join(targets)}")
+def check_job(job: Job) -> Job:
+    """The job with its outputs resolved (their folders made), or EmotiveError naming the first
+    problem. What only the head's file can tell (its objects, its rig) is checked when it is loaded."""
+    kind = target_kind(job.target)
     if job.engine not in ENGINES:
         raise EmotiveError(f"unknown render engine {job.engine!r}; use one of {', '.join(ENGINES)}")
-    kind = targets[job.target]
-    if kind.needs_landmarks and motion not in (None, "landmark"):
-        raise EmotiveError(f"keying {kind.noun} needs the generated motion (--motion landmark): the "
-                           f"{motion} motion makes ARKit weights only")
-    if job.target == "bones":
+    check_motion(job.target, job.inputs.get("motion"), needed="the generated motion (--motion landmark)")
+    if kind.keys_bones:
         if job.rig is None and job.head != "rigged":
             raise EmotiveError("--target bones needs --rig ARMATURE (the face rig deforming the head) "
                                "or --head rigged")

@@ -13,7 +13,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-ENGINES = {"workbench": 'BLENDER_WORKBENCH', "cycles": 'CYCLES'}
+from .jobs import ENGINES
+
 
 
 def ensure_camera_and_light(scene, obj) -> None:

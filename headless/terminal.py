@@ -1,7 +1,11 @@
-"""What a headless run shows in the terminal: one line per stage (a tqdm bar while it runs, when
-stderr is a terminal and tqdm is installed; in a log, the line when the stage ends, with a
-percentage line every few seconds of a long stage), Emotive's notes and warnings, and nothing of
-Blender's own chatter (per-frame "Video append frame", EGL and TensorFlow Lite logs) unless --verbose.
+"""What a headless run shows in the terminal: one line per stage, Emotive's notes and warnings, and
+nothing of Blender's own chatter (per-frame "Video append frame", EGL and TensorFlow Lite logs)
+unless --verbose.
+
+On a terminal (and with tqdm installed) a stage is a progress bar that stays as its line; the bar
+shows the job's overall progress, as the UI's progress bar does. In a log (a pipe, a file, CI) a
+stage prints its name when it starts, a percentage line every LOG_EVERY seconds while it runs, and
+how long it took when it was long.
 
 Blender and the libraries it loads print from C straight to file descriptors 1 and 2, so they are
 hushed by pointing those descriptors at a log file (os.dup2), not by swapping sys.stdout. Emotive
@@ -12,14 +16,28 @@ a run fails unexpectedly the log's tail is shown.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 import tempfile
 import time
 
 PREFIX = "emotive"
-LOG_TAIL = 40   # lines of the hushed log shown after an unexpected failure
+LOG_TAIL = 40    # lines of the hushed log shown after an unexpected failure
 LOG_EVERY = 5.0  # seconds between percentage lines of a long stage when there is no bar
+
+try:
+    _LIBC = ctypes.CDLL(None)
+except OSError:  # no C library to flush (not a POSIX process): nothing buffered there either
+    _LIBC = None
+
+
+def _flush_all() -> None:
+    """Python's and C's buffered output out before a descriptor changes where it points."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _LIBC is not None:
+        _LIBC.fflush(None)
 
 
 class _Stage:
@@ -32,25 +50,30 @@ class _Stage:
 class Terminal:
     def __init__(self, verbose: bool = False, stream=None):
         self.verbose = verbose
+        self._own_stream = stream is None
         if stream is None:
-            sys.stderr.flush()
+            _flush_all()
             stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8",
                                errors="replace")
         self.stream = stream
-        self.log_path = None
+        self._log = None        # the file Blender's output goes to, made on first use
         self._stage = None      # the _Stage running
+
+    def _print(self, line: str) -> None:
+        print(f"{PREFIX}: {line}", file=self.stream, flush=True)
 
     # --- messages
 
     def say(self, message: str) -> None:
         self.end_stage()
-        print(f"{PREFIX}: {message}", file=self.stream, flush=True)
+        self._print(message)
 
     def warn(self, message: str) -> None:
         self.say(f"warning: {message}")
 
     def error(self, message: str) -> None:
-        self.say(f"error: {message}")
+        self.end_stage(failed=True)
+        self._print(f"error: {message}")
 
     # --- stages
 
@@ -59,17 +82,6 @@ class Terminal:
         if self._stage is None or self._stage.message != message:
             self.start_stage(message)
         self._set(round(100 * min(max(fraction, 0.0), 1.0), 1))
-
-    def _set(self, done: float) -> None:
-        stage = self._stage
-        stage.done = done
-        if stage.bar is not None:
-            stage.bar.n = done
-            stage.bar.refresh()
-        elif time.perf_counter() - stage.shown >= LOG_EVERY:
-            stage.shown = time.perf_counter()
-            print(f"{PREFIX}: {stage.message} {100 * done / max(stage.total, 1e-9):.0f}%", file=self.stream,
-                  flush=True)
 
     def start_stage(self, message: str, total: float = 100, unit: str = "%") -> None:
         self.end_stage()
@@ -82,66 +94,87 @@ class Terminal:
             if tqdm is not None:
                 bar = tqdm(total=total, desc=f"{PREFIX}: {message}", unit=unit, file=self.stream, leave=True,
                            dynamic_ncols=True, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
+        if bar is None:
+            self._print(f"{message}…")
         self._stage = _Stage(message, total, bar)
+
+    def _set(self, done: float) -> None:
+        stage = self._stage
+        if stage.bar is not None:
+            stage.bar.update(done - stage.bar.n)  # update() redraws at most every mininterval
+        elif time.perf_counter() - stage.shown >= LOG_EVERY:
+            stage.shown = time.perf_counter()
+            self._print(f"{stage.message} {100 * done / max(stage.total, 1e-9):.0f}%")
+        stage.done = done
 
     def advance(self, amount: float = 1) -> None:
         """One more unit of the running stage (a rendered frame)."""
         if self._stage is not None:
             self._set(self._stage.done + amount)
 
-    def end_stage(self) -> None:
+    def end_stage(self, failed: bool = False) -> None:
         stage, self._stage = self._stage, None
         if stage is None:
             return
+        seconds = time.perf_counter() - stage.started
         if stage.bar is not None:
-            stage.bar.n = stage.total
+            if not failed:
+                stage.bar.update(stage.total - stage.bar.n)
             stage.bar.close()
-        else:
-            print(f"{PREFIX}: {stage.message} ({time.perf_counter() - stage.started:.1f} s)", file=self.stream,
-                  flush=True)
+        elif not failed and seconds >= LOG_EVERY:
+            self._print(f"{stage.message}: done in {seconds:.1f} s")
 
     @contextlib.contextmanager
     def stage(self, message: str, total: float = 100, unit: str = "%"):
         self.start_stage(message, total, unit)
         try:
             yield self
-        finally:
-            self.end_stage()
+        except BaseException:
+            self.end_stage(failed=True)
+            raise
+        self.end_stage()
+
+    @contextlib.contextmanager
+    def quiet_stage(self, message: str, total: float = 100, unit: str = "%"):
+        """A stage whose work is Blender's: its output hushed."""
+        with self.stage(message, total, unit), self.hushed():
+            yield self
 
     # --- Blender's own output
 
     @contextlib.contextmanager
     def hushed(self):
-        """Descriptors 1 and 2 go to a log file for the block (kept, in self.log_path), unless verbose."""
+        """Descriptors 1 and 2 go to the run's log file for the block, unless verbose."""
         if self.verbose:
             yield
             return
-        sys.stdout.flush()
-        sys.stderr.flush()
-        log = tempfile.NamedTemporaryFile("w+b", prefix="emotive-blender-", suffix=".log", delete=False)
-        self.log_path = log.name
-        saved = os.dup(1), os.dup(2)
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+        if self._log is None:
+            self._log = tempfile.NamedTemporaryFile("ab", prefix="emotive-blender-", suffix=".log", delete=False)
+        saved = []
         try:
+            _flush_all()
+            saved = [os.dup(1), os.dup(2)]
+            os.dup2(self._log.fileno(), 1)
+            os.dup2(self._log.fileno(), 2)
             yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            log.close()
+            _flush_all()
+            for fd, original in zip((1, 2), saved):
+                os.dup2(original, fd)
+                os.close(original)
 
     def log_tail(self) -> str:
-        if not self.log_path or not os.path.exists(self.log_path):
+        if self._log is None:
             return ""
-        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+        self._log.flush()
+        with open(self._log.name, encoding="utf-8", errors="replace") as f:
             return "".join(f.readlines()[-LOG_TAIL:])
 
     def close(self) -> None:
         self.end_stage()
-        if self.log_path and os.path.exists(self.log_path):
-            os.unlink(self.log_path)
-            self.log_path = None
+        if self._log is not None:
+            self._log.close()
+            os.unlink(self._log.name)
+            self._log = None
+        if self._own_stream:
+            self.stream.close()

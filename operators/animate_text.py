@@ -35,15 +35,12 @@ class EMOTIVE_OT_animate_text(TakeOperator, bpy.types.Operator):
 
     def source_inputs(self, context, target):
         settings = context.scene.emotive
-        self._words = self._text(context)
+        text = self._text(context)
         fps = context.scene.render.fps / context.scene.render.fps_base
-        return (self._words,), dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
-                                    model_path=text_model_path(context), motion=settings.motion,
-                                    expression_model_path=expression_model_path(context),
-                                    keep_landmarks=target.needs_landmarks)
+        return text, (text,), dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
+                                   model_path=text_model_path(context), motion=settings.motion,
+                                   expression_model_path=expression_model_path(context),
+                                   keep_landmarks=target.needs_landmarks)
 
-    def take_label(self):
-        return self._words
-
-    def runs_modal(self, context):
-        return len(self._words.split()) >= MODAL_WORDS
+    def runs_modal(self, args, options):
+        return len(args[0].split()) >= MODAL_WORDS

@@ -3,7 +3,8 @@
 settings -> Target (rigs/blender/targets.py, every check first) -> the input's source
 (pipeline.SOURCES, stepped modally with a progress bar and Esc) -> Target.key (a new Action)
 -> scene range, panel results, report. A subclass names its `source` and says how to read its
-input (`source_inputs`) and what to call the take (`take_label`); *Animate from Text* is one.
+input (`source_inputs`) and when a run is long enough for a progress bar (`runs_modal`);
+*Animate from Text* is one.
 """
 
 from __future__ import annotations
@@ -27,18 +28,16 @@ class TakeOperator(Explained, ModalProgress):
     """Mixin for bpy.types.Operator subclasses; bl_options should hold {'REGISTER', 'UNDO'}."""
 
     source = ""              # a key of pipeline.SOURCES
+    _target = _steps = _label = None   # the run in progress (modal)
 
     # --- what a subclass states
 
-    def source_inputs(self, context, target) -> tuple[tuple, dict]:
-        """(positional, keyword) arguments of the source's iter_take, validated (EmotiveError)."""
+    def source_inputs(self, context, target) -> tuple[str, tuple, dict]:
+        """(the words the new Action is named after, positional and keyword arguments of the
+        source's iter_take), read from the operator and the panel; EmotiveError when unusable."""
         raise EmotiveError(f"{type(self).__name__} does not say how to read its input")
 
-    def take_label(self) -> str:
-        """The words the new Action is named after."""
-        return self.bl_label
-
-    def runs_modal(self, context) -> bool:
+    def runs_modal(self, args: tuple, options: dict) -> bool:
         """Whether this run is long enough for a progress bar (short ones run at once)."""
         return True
 
@@ -56,36 +55,41 @@ class TakeOperator(Explained, ModalProgress):
         return ""
 
     def _start(self, context):
-        """Every check, then the source's generator; nothing is changed."""
+        """Every check, then the source's generator; nothing is changed. -> modal or not."""
         settings = context.scene.emotive
         target = prepare_take(settings.target, settings.drive.lower(), settings.motion)
-        args, options = self.source_inputs(context, target)
+        label, args, options = self.source_inputs(context, target)
         steps = SOURCES[self.source](*args, **options)
         next(steps)  # a source checks all its inputs before its first step
-        return target, steps
+        self._target, self._steps, self._label = target, steps, label
+        return self.runs_modal(args, options)
 
     def execute(self, context):
         try:
-            target, steps = self._start(context)
-            return self._finish(context, target, drain(steps))
+            self._start(context)
+            return self._finish(context, drain(self._steps))
         except EmotiveError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
 
     def invoke(self, context, event):
         try:
-            target, steps = self._start(context)
-            if bpy.app.background or context.window is None or not self.runs_modal(context):
-                return self._finish(context, target, drain(steps))
+            modal = self._start(context)
+            if bpy.app.background or context.window is None or not modal:
+                return self._finish(context, drain(self._steps))
         except EmotiveError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
-        self._target, self._steps = target, steps
         return self.progress_start(context, 0.01)
+
+    def cancel(self, context):
+        """Blender ends the modal run (file loaded, window closed): stop, change nothing."""
+        self._steps.close()
+        self.progress_stop(context)
 
     def modal(self, context, event):
         if event.type == 'ESC':
-            self.progress_stop(context)
+            self.cancel(context)
             self.report({'WARNING'}, f"{self.bl_label} cancelled: nothing was changed")
             return {'CANCELLED'}
         if event.type != 'TIMER':
@@ -98,20 +102,20 @@ class TakeOperator(Explained, ModalProgress):
         except StopIteration as done:
             self.progress_stop(context)
             try:
-                return self._finish(context, self._target, done.value)
+                return self._finish(context, done.value)
             except EmotiveError as exc:
                 self.report({'ERROR'}, str(exc))
                 return {'CANCELLED'}
         except EmotiveError as exc:
-            self.progress_stop(context)
+            self.cancel(context)
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         return {'RUNNING_MODAL'}
 
-    def _finish(self, context, target, take):
-        scene = context.scene
+    def _finish(self, context, take):
+        scene, target = context.scene, self._target
         # key() checks the channels before it writes anything; an error leaves the scene as it was
-        keyed = target.key(take, name=take_name(self.take_label()), frame_start=scene.frame_start)
+        keyed = target.key(take, name=take_name(self._label), frame_start=scene.frame_start)
         set_scene_range(scene, scene.frame_start, take.n_frames)
         store_results(scene, take)
         for warning in take.warnings:

@@ -5,10 +5,14 @@ from pathlib import Path
 import bpy
 
 from ..preferences import addon_preferences
+from .explain import Explained
 from .progress import ModalProgress
 
+NO_TORCH = ("training needs PyTorch, which this Blender's Python lacks: run `make train-expressions` in "
+            "Emotive's environment and choose the file in the add-on preferences")
 
-class EMOTIVE_OT_train_expressions(ModalProgress, bpy.types.Operator):
+
+class EMOTIVE_OT_train_expressions(Explained, ModalProgress, bpy.types.Operator):
     """Train the expression LSTM from the built-in generator (and your imported sequences), then use it"""
 
     bl_idname = "emotive.train_expressions"
@@ -27,14 +31,16 @@ class EMOTIVE_OT_train_expressions(ModalProgress, bpy.types.Operator):
 
     _thread = None
 
+    @classmethod
+    def disabled_reason(cls, context):
+        return NO_TORCH if importlib.util.find_spec("torch") is None else ""  # inference needs no torch
+
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        if importlib.util.find_spec("torch") is None:  # training needs PyTorch; inference does not
-            self.report({'ERROR'}, "training needs PyTorch, which this Blender's Python lacks: run "
-                                   "`make train-expressions` in Emotive's environment and choose the "
-                                   "file in the add-on preferences")
+        if importlib.util.find_spec("torch") is None:  # poll says so too; scripts may skip poll
+            self.report({'ERROR'}, NO_TORCH)
             return {'CANCELLED'}
         out = Path(bpy.path.abspath(self.filepath))
         if out.suffix != ".safetensors":

@@ -2,7 +2,7 @@
 
 import bpy
 
-from ..rigs.blender.targets import TARGETS
+from ..rigs.targets import KINDS
 
 
 class EMOTIVE_UL_results(bpy.types.UIList):
@@ -49,7 +49,7 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         col.prop(settings, "intensity", slider=True)
         col.prop(settings, "motion")
         col.prop(settings, "drive")
-        target = TARGETS[settings.drive.lower()]
+        target = KINDS[settings.drive.lower()]
         if target.needs_landmarks and settings.motion != 'landmark':
             col.label(text=f"{target.label} need the Generated motion", icon='ERROR')
         col.prop(settings, "seed")

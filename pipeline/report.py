@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..rigs.targets import KINDS
 from .take import Take
 
 
 def build_report(take: Take, keyed: list[str], *, frame_start: int = 1, action_name: str = "",
                  target: str = "", drive: str = "arkit", notes=()) -> dict:
     """The report.json content: one entry per segment, frames in scene frames. `keyed` names the
-    shape keys keyed, or the bones when drive (the target's kind) is "bones"."""
-    bones = drive == "bones"
+    shape keys keyed, or the bones when drive (the target's kind, rigs/targets.py) keys bones."""
+    bones = KINDS[drive].keys_bones
     keys = [] if bones else list(keyed)
     segments = []
     for seg in take.segments:

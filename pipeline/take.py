@@ -48,7 +48,7 @@ class Take:
     audio: str | None = None                 # a sound file that plays from the take's first frame
     warnings: list[str] = field(default_factory=list)
     seed: int = 0                            # of blinks and idle drift
-    source: str = "text"                     # the SOURCES entry that made it
+    source: str = ""                         # the SOURCES entry that made it
     _life: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):

@@ -4,14 +4,19 @@ A Target is made by `prepare(obj, motion)`, which runs every check before anythi
 (raises EmotiveError saying what is missing and what to do; changes nothing). Then
 `solve(take)` turns the Take (pipeline/take.py) into values per channel, and `write(solved,
 name=, frame_start=)` keys them into a new Action (actions.py), leaving earlier takes and the
-user's own actions as they were. `key(take, ...)` does both.
+user's own actions as they were. `key(take, ...)` does both. `make_ready(obj, ...)` is the one
+step a job may take before prepare to make a character fit the target (add ARKit keys to an
+unbound mesh, fit a face rig); the panel offers those as buttons instead.
 
-The panel's Drive enum, the CLI's --target and batch jobs are built from TARGETS: a new kind
-of target is one class here (and its pure solver in rigs/) plus one line in TARGETS.
+Each class takes its name, label and needs from the bpy-free rigs/targets.py:KINDS (which job
+files and the command line are checked against without Blender); the panel's Drive enum, the CLI's
+--target and batch jobs list TARGETS. A new kind of target is a KINDS entry, a class here (and its
+pure solver in rigs/) and a line in TARGETS.
 """
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -19,7 +24,8 @@ import numpy as np
 
 from ...errors import EmotiveError
 from ..arkit import ARKIT_NAMES
-from .actions import check_key_drivers, check_single_user, check_target, write_bone_take, write_shape_key_take
+from ..targets import KINDS, TargetKind, check_motion
+from .actions import check_key_drivers, check_single_user, check_target, write_bone_take, write_named_take
 
 
 @dataclass
@@ -39,22 +45,30 @@ class Keyed:
 
 
 class Target(ABC):
-    kind = ""                   # the registry key: CLI --target, job specs, report "drive"
-    label = ""                  # the panel's name for it
-    description = ""
-    noun = ""                   # what it keys, in messages ("face bones")
-    needs_landmarks = False     # the take must carry landmark motion (keep_landmarks=True)
+    info: TargetKind            # from rigs/targets.py:KINDS
 
     def __init__(self, obj):
         self.obj = obj
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def needs_landmarks(self) -> bool:
+        return self.info.needs_landmarks
+
+    @classmethod
+    def make_ready(cls, obj, *, rig=None, stage=contextlib.nullcontext) -> dict:
+        """Make obj fit this target where a job can do so unattended (jobs, the CLI): -> what was
+        done, for the report. `stage(message)` is a context manager around each long step."""
+        return {}
 
     @classmethod
     def prepare(cls, obj, motion: str = "landmark") -> Target:
         """Check that obj can take a take on these channels; -> the Target. Changes nothing."""
         check_target(obj)
-        if cls.needs_landmarks and motion != "landmark":
-            raise EmotiveError(f"keying {cls.noun} needs the generated (landmark) motion: the "
-                               f"{motion} motion makes ARKit weights only")
+        check_motion(cls.info.kind, motion)
         return cls._prepare(obj)
 
     @classmethod
@@ -77,16 +91,27 @@ class Target(ABC):
         return Keyed(action, list(solved.names), list(solved.notes))
 
 
+def _has_arkit_keys(obj) -> bool:
+    key = obj.data.shape_keys if obj is not None and obj.type == 'MESH' else None
+    return bool(key) and any(n in key.key_blocks for n in ARKIT_NAMES)
+
+
 class ArkitKeys(Target):
-    kind = "arkit"
-    label = "ARKit Shape Keys"
-    noun = "ARKit shape keys"
-    description = "Key the target's ARKit-named shape keys"
+    info = KINDS["arkit"]
+
+    @classmethod
+    def make_ready(cls, obj, *, rig=None, stage=contextlib.nullcontext):
+        if _has_arkit_keys(obj):
+            return {}
+        from .character import make_animatable
+
+        with stage(f"'{obj.name}' has no ARKit shape keys: binding its face and adding them"):
+            done = make_animatable(obj)
+        return {"binding": done["binding"], "added_shape_keys": done["added_keys"]}
 
     @classmethod
     def _prepare(cls, obj):
-        key = obj.data.shape_keys
-        if not key or not any(n in key.key_blocks for n in ARKIT_NAMES):
+        if not _has_arkit_keys(obj):
             raise EmotiveError(f"'{obj.name}' has no ARKit-named shape keys (browDownLeft … tongueOut): "
                                "click Add ARKit Shape Keys, or use the default head")
         check_single_user(obj)
@@ -97,20 +122,15 @@ class ArkitKeys(Target):
             raise EmotiveError("this take has no ARKit weights to key")
         channels = take.active_channels
         check_target(self.obj, channels)  # names every key the take needs that the mesh lacks
-        return Solved(channels, take.arkit, [])
+        columns = [ARKIT_NAMES.index(name) for name in channels]
+        return Solved(channels, take.arkit[:, columns], [])
 
     def write(self, solved, *, name, frame_start=1):
-        # solved.values holds all 52 columns; the active ones are keyed
-        return write_shape_key_take(self.obj, solved.values, solved.names, name=name, frame_start=frame_start)
+        return write_named_take(self.obj, solved.values, solved.names, name=name, frame_start=frame_start)
 
 
 class OwnKeys(Target):
-    kind = "custom"
-    label = "Own Shape Keys"
-    noun = "its own shape keys"
-    description = ("Retarget the generated landmark motion onto the target's own, non-ARKit shape keys "
-                   "(needs a landmark binding)")
-    needs_landmarks = True
+    info = KINDS["custom"]
 
     def __init__(self, obj, names, retarget, skipped):
         super().__init__(obj)
@@ -152,16 +172,23 @@ class OwnKeys(Target):
 
 
 class FaceRig(Target):
-    kind = "bones"
-    label = "Face Rig Bones"
-    noun = "face bones"
-    description = ("Key the face rig deforming the target (its Armature modifier), from the fit made by "
-                   "Fit Face Rig")
-    needs_landmarks = True
+    info = KINDS["bones"]
 
     def __init__(self, obj, rig, model, record):
         super().__init__(obj)
         self.rig, self.model, self.record = rig, model, record
+
+    @classmethod
+    def make_ready(cls, obj, *, rig=None, stage=contextlib.nullcontext):
+        """Fit the face rig deforming obj (or `rig`, which must) when it has no stored fit."""
+        from .face_rig import FIT_PROPERTY, check_fittable, fit_face_rig
+
+        rig, _ = check_fittable(obj, rig)
+        if FIT_PROPERTY in rig:
+            return {"rig": {"name": rig.name, "fitted_now": False}}
+        with stage(f"fitting the face rig '{rig.name}' to '{obj.name}'"):
+            record = fit_face_rig(obj, rig)
+        return {"rig": {"name": rig.name, "fitted_now": True, "held_out": record["held_out"]}}
 
     @classmethod
     def _prepare(cls, obj):
@@ -189,7 +216,7 @@ class FaceRig(Target):
         return write_bone_take(self.rig, self.model.layout, solved.values, name=name, frame_start=frame_start)
 
 
-TARGETS: dict[str, type[Target]] = {t.kind: t for t in (ArkitKeys, OwnKeys, FaceRig)}
+TARGETS: dict[str, type[Target]] = {t.info.kind: t for t in (ArkitKeys, OwnKeys, FaceRig)}
 
 
 def prepare_take(obj, kind: str = "arkit", motion: str = "landmark") -> Target:

@@ -40,7 +40,7 @@ def test_writes_blend_report_and_sheet(run):
         assert 0 < s["labels"][0]["probability"] <= 1
     assert [s["start_frame"] for s in segs] == sorted(s["start_frame"] for s in segs)
     assert "mouthSmileLeft" in report["keyed_shape_keys"] and report["fps"] == 24
-    assert "emotive: reading the emotions (" in proc.stderr  # each stage is shown, with its time
+    assert "emotive: reading the emotions…" in proc.stderr.splitlines()  # each stage is shown as it starts
 
 
 def test_blend_holds_the_take(run):
@@ -123,31 +123,34 @@ def test_fifty_thousand_words_work_with_progress(tmp_path):
     proc = emotive("text", "--text-file", str(script), "--out", str(tmp_path / "novel.blend"),
                    "--report", str(tmp_path / "novel.json"))
     assert proc.returncode == 0, proc.stderr
-    # In a log (no terminal), a long stage reports its progress every few seconds, then its time.
+    # In a log (no terminal), a stage is named as it starts; a long one reports its progress
+    # every few seconds and how long it took.
     lines = proc.stderr.splitlines()
     stage = "emotive: generating the performance"
-    assert sum(line.startswith(stage + " (") for line in lines) == 1, lines
+    assert lines.count(stage + "…") == 1, lines
     percents = [int(line.rsplit(" ", 1)[1][:-1]) for line in lines if line.startswith(stage) and line.endswith("%")]
     assert percents == sorted(percents) and all(0 <= p <= 100 for p in percents), lines
+    if percents:
+        assert sum(line.startswith(stage + ": done in ") for line in lines) == 1, lines
     report = json.loads((tmp_path / "novel.json").read_text())
     assert len(report["segments"]) > 5_000
     assert report["frame_end"] > 30 * 60 * 60  # hours of dialogue at 160 wpm
 
 
 def test_terminal_shows_stages_and_hides_blenders_chatter(tmp_path):
-    args = ["text", "--text", "Hello there. I am so happy!", "--out", str(tmp_path / "a.blend"),
+    args = ["text", "--text", "Hello there. I am so happy!", "--out", str(tmp_path / "a.blend"), "--fps", "12",
             "--render", str(tmp_path / "p.mp4"), "--render", str(tmp_path / "s.png")]
     quiet = emotive(*args)
     assert quiet.returncode == 0, quiet.stderr
     lines = quiet.stderr.splitlines()
     assert quiet.stdout == "" and all(line.startswith("emotive: ") for line in lines), quiet.stderr
-    stages = [line for line in lines if line.endswith(" s)")]  # one line per stage, with its time
+    stages = [line for line in lines if line.endswith("…")]  # one line per stage, as it starts
     for stage in ("loading the head", "reading the emotions", "generating the performance",
-                  "rendering p.mp4", "rendering s.png"):
-        assert sum(stage in line for line in stages) == 1, (stage, lines)
-    percents = [line for line in lines if line.endswith("%")]  # long stages, every few seconds
-    assert all(line.startswith("emotive: rendering p.mp4 ") for line in percents), lines
-    assert len(lines) == len(stages) + len(percents) + 1 and lines[-1].startswith("emotive: wrote ")
+                  "rendering p.mp4", "rendering s.png", "saving a.blend"):
+        assert stages.count(f"emotive: {stage}…") == 1, (stage, lines)
+    long = [line for line in lines if line.endswith("%") or ": done in " in line]  # every few seconds
+    assert all(line.startswith("emotive: rendering p.mp4") for line in long), lines
+    assert len(lines) == len(stages) + len(long) + 1 and lines[-1].startswith("emotive: wrote ")
     loud = emotive(*args, "--verbose")
     assert loud.returncode == 0, loud.stderr
     chatter = (loud.stdout + loud.stderr).splitlines()

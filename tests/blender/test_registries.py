@@ -7,14 +7,16 @@ import pytest
 ADDON = "bl_ext.user_default.emotive"
 
 
-def test_drive_enum_and_cli_targets_come_from_targets(addon):
+def test_drive_enum_and_cli_targets_come_from_the_target_kinds(addon):
     from emotive.headless import build_parser
     from emotive.rigs.blender.targets import TARGETS
+    from emotive.rigs.targets import KINDS
 
     installed = addon.rigs.blender.targets.TARGETS
+    assert list(installed) == list(TARGETS) == list(KINDS) == ["arkit", "custom", "bones"]
+    assert all(TARGETS[kind].info is KINDS[kind] for kind in KINDS)
     items = bpy.types.Scene.bl_rna.properties["emotive"].fixed_type.properties["drive"].enum_items
-    assert [(i.identifier, i.name) for i in items] == [(k.upper(), t.label) for k, t in installed.items()]
-    assert list(installed) == list(TARGETS) == ["arkit", "custom", "bones"]
+    assert [(i.identifier, i.name) for i in items] == [(k.upper(), t.info.label) for k, t in installed.items()]
     text = build_parser()._subparsers._group_actions[0].choices["text"]
     (target,) = [a for a in text._actions if a.dest == "target"]
     assert list(target.choices) == list(TARGETS)
