@@ -438,3 +438,52 @@ def test_rigged_default_head_from_the_cli(tmp_path):
                           "--keys", "custom", "--out", str(tmp_path / "bad.blend")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--head rigged" in bad.stderr and not (tmp_path / "bad.blend").exists()
+
+
+# --- every target in TARGETS: a keyed take that one undo removes, a refusal that changes nothing ---
+
+def _arkit_character():
+    assert bpy.ops.emotive.add_default_head() == {'FINISHED'}
+    return bpy.context.view_layer.objects.active
+
+
+def _rigged_character():
+    assert bpy.ops.emotive.add_rigged_head() == {'FINISHED'}
+    return bpy.context.scene.emotive.target
+
+
+# A character each target can key, made as a user would; a new target needs one here (checked).
+CHARACTERS = {"arkit": _arkit_character, "custom": own_key_character, "bones": _rigged_character}
+
+
+def test_every_target_has_a_character_here():
+    from emotive.rigs.blender.targets import TARGETS
+
+    assert set(CHARACTERS) == set(TARGETS)
+
+
+@pytest.mark.parametrize("kind", list(CHARACTERS))
+def test_every_target_keys_a_take_that_one_undo_removes(scene, kind):
+    obj = CHARACTERS[kind]()
+    bpy.ops.ed.undo_push(message="before the take")
+    before = scene_state()
+    s = bpy.context.scene.emotive
+    s.target, s.text_source, s.text_line, s.drive = obj, 'LINE', JOY, kind.upper()
+    assert bpy.ops.emotive.animate_text('EXEC_DEFAULT', True) == {'FINISHED'}  # as the button runs it
+    after = scene_state()
+    new = set(after["actions"]) - set(before["actions"])
+    assert len(new) == 1 and next(iter(new)).startswith("Emotive: I am so happy"), after["actions"]
+    bpy.ops.ed.undo()
+    assert scene_state() == before
+
+
+@pytest.mark.parametrize("kind", list(CHARACTERS))
+def test_every_target_refuses_a_plain_mesh_and_changes_nothing(scene, kind):
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.object
+    before = scene_state()
+    s = bpy.context.scene.emotive
+    s.target, s.text_source, s.text_line, s.drive = cube, 'LINE', JOY, kind.upper()
+    with pytest.raises(RuntimeError, match="Cube"):  # the message names the object and what it lacks
+        bpy.ops.emotive.animate_text()
+    assert scene_state() == before
