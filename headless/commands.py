@@ -83,14 +83,17 @@ def prepare_character(job: Job, terminal: Terminal):
 
 
 def render_previews(job: Job, scene, head, report: dict, terminal: Terminal) -> None:
-    from .preview import ensure_camera_and_light, render_contact_sheet, render_video
+    from .preview import caption, ensure_camera_and_light, render_contact_sheet, render_video
 
     ensure_camera_and_light(scene, head)
     for path in job.renders:
         if RENDER_SUFFIXES[path.suffix.lower()] == "sheet":
-            apexes = [(s["start_frame"] + s["end_frame"]) // 2 for s in report["segments"]][:24]
+            segments = report["segments"][:24]
+            apexes = [(s["start_frame"] + s["end_frame"]) // 2 for s in segments]
+            captions = [caption(i + 1, s["emotion"], s["text"]) for i, s in enumerate(segments)]
             with terminal.quiet_stage(f"rendering {path.name}", total=len(apexes), unit="frame"):
-                render_contact_sheet(scene, apexes, path, engine=job.engine, on_frame=terminal.advance)
+                render_contact_sheet(scene, apexes, path, engine=job.engine, captions=captions,
+                                     on_frame=terminal.advance)
         else:
             frames = scene.frame_end - scene.frame_start + 1
             with terminal.quiet_stage(f"rendering {path.name}", total=frames, unit="frame"):

@@ -1,11 +1,15 @@
 """Preview renders for headless jobs: a contact sheet of apex frames, and an MP4.
 
 Workbench by default (fast, headless-safe); Cycles on the CPU when asked. The camera and light are
-only added when the scene has none, framing the animated object from the front (-Y).
+only added when the scene has none, framing the animated object from the front (-Y). Contact-sheet
+tiles carry captions (segment, emotion, first words), rendered by Blender itself: a text object on
+a white card in front of the camera for the duration of the sheet, so the sheet needs nothing
+beyond Blender wherever it runs; the scene is left as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from mathutils import Vector
 
 from .jobs import ENGINES
 
+CAPTION_CHARS = 42      # a caption line's length at the sheet's tile size (longer text is cut with …)
+CAPTION_DEPTH = 0.15    # m in front of the camera: beyond its clip start, before any face
 
 
 def ensure_camera_and_light(scene, obj) -> None:
@@ -55,18 +61,85 @@ def _configure(scene, engine: str, size: int) -> None:
     scene.render.resolution_percentage = 100
 
 
+def _flat_material(name: str, rgba) -> bpy.types.Material:
+    """A material that shows `rgba` unlit: its viewport colour for Workbench, an emission for Cycles."""
+    mat = bpy.data.materials.new(name)
+    mat.diffuse_color = rgba
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    nodes.clear()
+    emission = nodes.new("ShaderNodeEmission")
+    emission.inputs["Color"].default_value = rgba
+    output = nodes.new("ShaderNodeOutputMaterial")
+    mat.node_tree.links.new(emission.outputs["Emission"], output.inputs["Surface"])
+    return mat
+
+
+def caption(number: int, emotion: str, text: str) -> str:
+    words = " ".join(text.split())
+    line = f"{number}  {emotion}  {words}"
+    return line if len(line) <= CAPTION_CHARS else line[:CAPTION_CHARS - 1].rstrip() + "…"
+
+
+@contextlib.contextmanager
+def caption_card(scene):
+    """A caption strip across the bottom of the camera's view while the block runs; yields a
+    function that sets its text. Everything it adds is removed afterwards."""
+    cam = scene.camera
+    half = CAPTION_DEPTH * (cam.data.sensor_width / 2) / cam.data.lens  # half the view at that depth
+    height = 0.2 * half
+    made_data, made_objects = [], []
+
+    def add(name, data, location, material):
+        data.materials.append(material)
+        obj = bpy.data.objects.new(name, data)
+        obj.parent = cam
+        obj.location = location
+        scene.collection.objects.link(obj)
+        made_data.append(data)
+        made_objects.append(obj)
+        return obj
+
+    white, ink = _flat_material("Emotive Caption Card", (1, 1, 1, 1)), _flat_material("Emotive Caption Ink", (0, 0, 0, 1))
+    card = bpy.data.meshes.new("Emotive Caption Card")
+    card.from_pydata([(-half, -half, 0), (half, -half, 0), (half, -half + height, 0), (-half, -half + height, 0)],
+                     [], [(0, 1, 2, 3)])
+    add("Emotive Caption Card", card, (0, 0, -CAPTION_DEPTH), white)
+    curve = bpy.data.curves.new("Emotive Caption", 'FONT')
+    curve.size = 0.5 * height
+    curve.align_y = 'CENTER'
+    label = add("Emotive Caption", curve, (-0.94 * half, -half + height / 2, -0.99 * CAPTION_DEPTH), ink)
+
+    def set_text(text: str) -> None:
+        label.data.body = text
+
+    try:
+        yield set_text
+    finally:
+        for obj in made_objects:
+            bpy.data.objects.remove(obj)
+        bpy.data.meshes.remove(card)
+        bpy.data.curves.remove(curve)
+        for mat in (white, ink):
+            bpy.data.materials.remove(mat)
+
+
 def render_contact_sheet(scene, frames: list[int], path: str | Path, *, engine: str = "workbench",
-                         size: int = 320, columns: int = 4, on_frame=None) -> Path:
-    """Render each frame as a tile of a grid PNG (row-major, in the order given); on_frame() is
-    called after each tile."""
+                         size: int = 320, columns: int = 4, captions: list[str] | None = None,
+                         on_frame=None) -> Path:
+    """Render each frame as a tile of a grid PNG (row-major, in the order given), with
+    captions[i] under tile i when given; on_frame() is called after each tile."""
     _configure(scene, engine, size)
     tiles = []
     settings = scene.render.image_settings
     settings.media_type = 'IMAGE'
     settings.file_format = 'PNG'
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, \
+            (caption_card(scene) if captions else contextlib.nullcontext(None)) as set_caption:
         for i, frame in enumerate(frames):
             scene.frame_set(frame)
+            if set_caption:
+                set_caption(captions[i])
             scene.render.filepath = str(Path(tmp) / f"tile{i}.png")
             bpy.ops.render.render(write_still=True)
             image = bpy.data.images.load(scene.render.filepath)

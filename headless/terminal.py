@@ -24,7 +24,7 @@ import time
 
 PREFIX = "emotive"
 LOG_TAIL = 40    # lines of the hushed log shown after an unexpected failure
-LOG_EVERY = 5.0  # seconds between percentage lines of a long stage when there is no bar
+LOG_EVERY = 10.0  # seconds between percentage lines of a long stage when there is no bar
 
 try:
     _LIBC = ctypes.CDLL(None)

@@ -193,3 +193,25 @@ def test_a_terminal_gets_a_progress_bar_per_stage(tmp_path):
     final = [part.strip() for part in text.replace("\r", "\n").splitlines() if "100%|" in part]
     assert any(line.startswith("emotive: reading the emotions 100%|") for line in final), text
     assert any(line.startswith("emotive: generating the performance 100%|") for line in final), text
+
+
+def test_contact_sheet_tiles_are_captioned_and_the_caption_is_not_saved(tmp_path):
+    """Each tile carries its segment's number, emotion and first words on a card at the bottom;
+    the card exists only while the sheet renders."""
+    proc = emotive("text", "--text", "I am so happy to see you! Why did you lie to me?", "--out",
+                   str(tmp_path / "a.blend"), "--render", str(tmp_path / "s.png"), "--report", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    code = ("import bpy, sys, numpy as np; img = bpy.data.images.load(sys.argv[1]);"
+            "px = np.array(img.pixels[:]).reshape(img.size[1], img.size[0], 4);"
+            "tile = px[-320:, :320, :3].mean(axis=2)[::-1];"  # the first tile, top row first
+            "band = tile[-28:];"
+            "print('INK', float((band > 0.5).mean()), float((band < 0.3).mean()));"
+            "bpy.ops.wm.open_mainfile(filepath=sys.argv[2]);"
+            "print('SAVED', [n for n in list(bpy.data.objects.keys()) + list(bpy.data.materials.keys()) if 'Caption' in n])")
+    check = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.png"), str(tmp_path / "a.blend")],
+                           capture_output=True, text=True)
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in check.stdout.splitlines()
+             if line.startswith(("INK ", "SAVED "))}
+    card, ink = (float(v) for v in lines["INK"].split())
+    assert card > 0.8 and 0.003 < ink < 0.2, check.stdout  # dark glyphs on a light card (measured 0.96, 0.008)
+    assert lines["SAVED"] == "[]"  # nothing of the caption was saved
