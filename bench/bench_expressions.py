@@ -22,6 +22,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from expression_lines import LINES
 from fer_judge import FERJudge
 
 from emotive.pipeline import make_take
@@ -31,80 +32,6 @@ from emotive.rigs.head_mesh import IDENTITY_VARIANTS, identity_variant_vertices,
 
 FPS = 24
 SIZE = 256
-LINES = {
-    "joy": [
-        "I am so happy today, this is wonderful news and I love it!",
-        "We won the championship, I have never been this delighted!",
-        "Thank you so much, this gift makes me incredibly happy.",
-        "What a beautiful morning, I feel absolutely wonderful.",
-        "I passed the exam and I am thrilled beyond words!",
-        "Seeing you again fills me with so much joy.",
-        "This is the best day of my life, I am overjoyed!",
-        "I love this song, it always makes me smile.",
-        "Our baby is healthy and we are so glad and grateful.",
-        "Yes, we did it, I am so proud and happy!",
-    ],
-    "anger": [
-        "I am furious, this makes me so angry, I hate it!",
-        "How dare you lie to my face, I am livid!",
-        "Stop it right now, you are making me so mad!",
-        "I am sick of your excuses, this is outrageous!",
-        "You broke my car and did not even apologise, I am angry!",
-        "Get out of my house, I am done with you!",
-        "This stupid machine ate my money again, I hate it!",
-        "I told you a hundred times and you still ignore me, I am furious!",
-        "They cheated us and I am absolutely enraged.",
-        "Do not ever speak to me like that again!",
-    ],
-    "sadness": [
-        "I miss her so much, I feel so sad and lonely without her.",
-        "My dog died this morning and I cannot stop crying.",
-        "I lost my job today and I feel completely hopeless.",
-        "Nobody came to my birthday, I feel so alone.",
-        "It breaks my heart to say goodbye to you.",
-        "I am so sorry for your loss, this is heartbreaking.",
-        "Everything I loved is gone and I feel empty.",
-        "I failed again and I am so disappointed in myself.",
-        "The house feels so quiet and sad since he left.",
-        "I cried all night because I feel so miserable.",
-    ],
-    "fear": [
-        "I am terrified, I am so scared something awful will happen.",
-        "Please do not leave me alone here, I am afraid of the dark.",
-        "Someone is following me and I am really frightened.",
-        "I am so nervous about the surgery tomorrow, I am scared.",
-        "What was that noise, I am too afraid to look!",
-        "The plane is shaking and I am panicking.",
-        "I am scared to death of spiders.",
-        "I fear we will not make it out of here alive.",
-        "My hands are trembling, I am so anxious and afraid.",
-        "Help, there is a fire and I am terrified!",
-    ],
-    "surprise": [
-        "Oh wow, what a shock, I am amazed, I never expected that at all!",
-        "You are here, what a surprise, I cannot believe it!",
-        "Wow, I did not see that coming at all!",
-        "Really, you got married, I am so surprised!",
-        "Whoa, that is amazing, how did you do that?",
-        "No way, you won the lottery?",
-        "What, it is already midnight, I am astonished!",
-        "Oh my god, I cannot believe my eyes!",
-        "I am stunned, I had no idea you could sing.",
-        "Wait, that was you all along, unbelievable!",
-    ],
-    "disgust": [
-        "That is disgusting, it makes me sick, how revolting.",
-        "Ew, there is a hair in my soup, gross!",
-        "This milk smells rotten, it is revolting.",
-        "I find his behaviour absolutely disgusting.",
-        "Yuck, the bathroom is filthy and smells awful.",
-        "That food looks nasty, I feel nauseous.",
-        "The way he treats animals disgusts me.",
-        "Ugh, stepping in that was so gross.",
-        "This place is vile and repulsive.",
-        "The smell of garbage makes me want to vomit.",
-    ],
-}
 EMOTIONS = list(LINES)
 GOAL = ("joy", "anger", "sadness", "fear", "surprise")
 VARIANT = "old_male"
@@ -133,7 +60,7 @@ def render(scene, path: Path) -> np.ndarray:
     image.pixels.foreach_get(pixels)
     bpy.data.images.remove(image)
     rgb = pixels.reshape(SIZE, SIZE, 4)[::-1, :, :3]
-    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)  # a PNG's pixels come back display-encoded
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)  # a PNG's pixels come back display-encoded
 
 
 def pose(obj, weights) -> None:
@@ -228,6 +155,7 @@ def write_sheet(tiles, path: Path, columns: int = 10) -> None:
     out.filepath_raw = str(path)
     out.file_format = 'PNG'
     out.save()
+    bpy.data.images.remove(out)
 
 
 if __name__ == "__main__":

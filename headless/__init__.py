@@ -105,5 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if tail:
             terminal.say(f"Blender's last output:\n{tail.rstrip()}")
         return 1
+    except BaseException:  # Ctrl-C: the running stage did not finish
+        terminal.end_stage(failed=True)
+        raise
     finally:
         terminal.close()

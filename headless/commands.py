@@ -70,13 +70,7 @@ def prepare_character(job: Job, terminal: Terminal):
     with terminal.quiet_stage("loading the head"):
         head = load_head(job.head)
     check_target(head)
-    rig = None
-    if job.head == "rigged" and job.rig is None:
-        from ..rigs.blender.makehuman_rig import RIG_NAME
-
-        rig = bpy.data.objects[RIG_NAME]   # MakeHuman's face rig, built with the head
-    elif job.rig is not None:
-        rig = find_rig(job.rig)
+    rig = find_rig(job.rig) if job.rig is not None else None  # None: the rig deforming the head
     extras = TARGETS[job.target].make_ready(head, rig=rig, stage=terminal.quiet_stage)
     target = prepare_take(head, job.target, job.inputs.get("motion", "landmark"))
     return head, target, extras

@@ -4,7 +4,8 @@ Workbench by default (fast, headless-safe); Cycles on the CPU when asked. The ca
 only added when the scene has none, framing the animated object from the front (-Y). Contact-sheet
 tiles carry captions (segment, emotion, first words), rendered by Blender itself: a text object on
 a white card in front of the camera for the duration of the sheet, so the sheet needs nothing
-beyond Blender wherever it runs; the scene is left as it was.
+beyond Blender wherever it runs; the card leaves nothing behind (the render settings a preview
+needs stay set, as for the MP4).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mathutils import Vector
 from .jobs import ENGINES
 
 CAPTION_CHARS = 42      # a caption line's length at the sheet's tile size (longer text is cut with …)
-CAPTION_DEPTH = 0.15    # m in front of the camera: beyond its clip start, before any face
+CAPTION_DEPTH = 0.15    # m in front of the camera (at least 1.5 x its clip start): before any face
 
 
 def ensure_camera_and_light(scene, obj) -> None:
@@ -81,54 +82,75 @@ def caption(number: int, emotion: str, text: str) -> str:
     return line if len(line) <= CAPTION_CHARS else line[:CAPTION_CHARS - 1].rstrip() + "…"
 
 
+def _view_at(cam, scene, depth: float) -> tuple[float, float, float, float]:
+    """(left, right, bottom, top) of the camera's view, in its local x/y, at `depth` in front of it
+    (sensor fit, shift and orthographic cameras included)."""
+    corners = cam.data.view_frame(scene=scene)
+    scale = 1.0 if cam.data.type == 'ORTHO' else depth / -corners[0].z
+    xs, ys = [c.x * scale for c in corners], [c.y * scale for c in corners]
+    return min(xs), max(xs), min(ys), max(ys)
+
+
 @contextlib.contextmanager
 def caption_card(scene):
     """A caption strip across the bottom of the camera's view while the block runs; yields a
-    function that sets its text. Everything it adds is removed afterwards."""
+    function that sets its text (shrunk to fit the strip). Everything it adds is removed
+    afterwards, the font Blender loads for it included."""
     cam = scene.camera
-    half = CAPTION_DEPTH * (cam.data.sensor_width / 2) / cam.data.lens  # half the view at that depth
-    height = 0.2 * half
-    made_data, made_objects = [], []
+    depth = max(CAPTION_DEPTH, 1.5 * cam.data.clip_start)
+    left, right, bottom, top = _view_at(cam, scene, depth)
+    height = 0.1 * (top - bottom)
+    fonts = set(bpy.data.fonts)
+    made = []   # (collection of bpy.data, datablock), removed in reverse
+
+    def keep(collection, block):
+        made.append((collection, block))
+        return block
 
     def add(name, data, location, material):
         data.materials.append(material)
-        obj = bpy.data.objects.new(name, data)
+        obj = keep(bpy.data.objects, bpy.data.objects.new(name, data))
         obj.parent = cam
         obj.location = location
+        for ray in ("diffuse", "glossy", "shadow", "transmission", "volume_scatter"):
+            setattr(obj, f"visible_{ray}", False)  # Cycles: the card must not light the face
         scene.collection.objects.link(obj)
-        made_data.append(data)
-        made_objects.append(obj)
         return obj
 
-    white, ink = _flat_material("Emotive Caption Card", (1, 1, 1, 1)), _flat_material("Emotive Caption Ink", (0, 0, 0, 1))
-    card = bpy.data.meshes.new("Emotive Caption Card")
-    card.from_pydata([(-half, -half, 0), (half, -half, 0), (half, -half + height, 0), (-half, -half + height, 0)],
-                     [], [(0, 1, 2, 3)])
-    add("Emotive Caption Card", card, (0, 0, -CAPTION_DEPTH), white)
-    curve = bpy.data.curves.new("Emotive Caption", 'FONT')
-    curve.size = 0.5 * height
-    curve.align_y = 'CENTER'
-    label = add("Emotive Caption", curve, (-0.94 * half, -half + height / 2, -0.99 * CAPTION_DEPTH), ink)
-
-    def set_text(text: str) -> None:
-        label.data.body = text
-
     try:
+        white = keep(bpy.data.materials, _flat_material("Emotive Caption Card", (1, 1, 1, 1)))
+        ink = keep(bpy.data.materials, _flat_material("Emotive Caption Ink", (0, 0, 0, 1)))
+        card = keep(bpy.data.meshes, bpy.data.meshes.new("Emotive Caption Card"))
+        card.from_pydata([(left, bottom, 0), (right, bottom, 0), (right, bottom + height, 0),
+                          (left, bottom + height, 0)], [], [(0, 1, 2, 3)])
+        add("Emotive Caption Card", card, (0, 0, -depth), white)
+        curve = keep(bpy.data.curves, bpy.data.curves.new("Emotive Caption", 'FONT'))
+        curve.align_y = 'CENTER'
+        margin = 0.03 * (right - left)
+        label = add("Emotive Caption", curve, (left + margin, bottom + height / 2, -0.99 * depth), ink)
+
+        def set_text(text: str) -> None:
+            curve.body = text
+            curve.size = 0.5 * height
+            bpy.context.view_layer.update()
+            room = right - left - 2 * margin
+            if label.dimensions.x > room:
+                curve.size *= room / label.dimensions.x
+
         yield set_text
     finally:
-        for obj in made_objects:
-            bpy.data.objects.remove(obj)
-        bpy.data.meshes.remove(card)
-        bpy.data.curves.remove(curve)
-        for mat in (white, ink):
-            bpy.data.materials.remove(mat)
+        for collection, block in reversed(made):
+            collection.remove(block)
+        for font in set(bpy.data.fonts) - fonts:
+            if font.users == 0:
+                bpy.data.fonts.remove(font)
 
 
 def render_contact_sheet(scene, frames: list[int], path: str | Path, *, engine: str = "workbench",
                          size: int = 320, columns: int = 4, captions: list[str] | None = None,
                          on_frame=None) -> Path:
     """Render each frame as a tile of a grid PNG (row-major, in the order given), with
-    captions[i] under tile i when given; on_frame() is called after each tile."""
+    captions[i] across the bottom of tile i when given; on_frame() is called after each tile."""
     _configure(scene, engine, size)
     tiles = []
     settings = scene.render.image_settings

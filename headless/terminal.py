@@ -2,8 +2,9 @@
 nothing of Blender's own chatter (per-frame "Video append frame", EGL and TensorFlow Lite logs)
 unless --verbose.
 
-On a terminal (and with tqdm installed) a stage is a progress bar that stays as its line; the bar
-shows the job's overall progress, as the UI's progress bar does. In a log (a pipe, a file, CI) a
+On a terminal (and with tqdm installed) a stage is a progress bar that stays as its line: a
+source's stages show the job's overall progress (as the UI's progress bar does), a render its
+frames; a stage that ends without error is drawn full. In a log (a pipe, a file, CI) a
 stage prints its name when it starts, a percentage line every LOG_EVERY seconds while it runs, and
 how long it took when it was long.
 
@@ -26,10 +27,10 @@ PREFIX = "emotive"
 LOG_TAIL = 40    # lines of the hushed log shown after an unexpected failure
 LOG_EVERY = 10.0  # seconds between percentage lines of a long stage when there is no bar
 
-try:
-    _LIBC = ctypes.CDLL(None)
-except OSError:  # no C library to flush (not a POSIX process): nothing buffered there either
-    _LIBC = None
+try:  # the C runtime whose stdio buffers Blender's prints sit in
+    _LIBC = ctypes.CDLL(None) if os.name == "posix" else ctypes.CDLL("ucrtbase")
+except (OSError, TypeError):
+    _LIBC = None  # then only Python's own buffers are flushed
 
 
 def _flush_all() -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import EmotiveError
-from ..arkit import ARKIT_NAMES
+from ..arkit import ARKIT_INDEX, ARKIT_NAMES
 from ..targets import KINDS, TargetKind, check_motion
 from .actions import check_key_drivers, check_single_user, check_target, write_bone_take, write_named_take
 
@@ -122,7 +122,7 @@ class ArkitKeys(Target):
             raise EmotiveError("this take has no ARKit weights to key")
         channels = take.active_channels
         check_target(self.obj, channels)  # names every key the take needs that the mesh lacks
-        columns = [ARKIT_NAMES.index(name) for name in channels]
+        columns = [ARKIT_INDEX[name] for name in channels]
         return Solved(channels, take.arkit[:, columns], [])
 
     def write(self, solved, *, name, frame_start=1):

@@ -14,14 +14,15 @@ from emotive.headless.terminal import Terminal
 def test_a_log_gets_a_line_per_stage_and_percentages_only_for_long_ones(monkeypatch):
     out = io.StringIO()
     t = Terminal(stream=out)
-    t.progress(0.1, "reading the emotions")
-    t.progress(0.5, "reading the emotions")
     clock = [0.0]
     monkeypatch.setattr(term.time, "perf_counter", lambda: clock[0])
+    t.progress(0.1, "reading the emotions")
+    clock[0] = term.LOG_EVERY - 1  # a short stage: no percentage, no time
+    t.progress(0.5, "reading the emotions")
     t.progress(0.6, "generating the performance")
-    clock[0] = term.LOG_EVERY + 1
+    clock[0] = 2 * term.LOG_EVERY
     t.progress(0.8, "generating the performance")
-    clock[0] = 2 * term.LOG_EVERY + 2
+    clock[0] = 3 * term.LOG_EVERY + 1
     t.say("wrote it")
     assert out.getvalue().splitlines() == [
         "emotive: reading the emotions…",
