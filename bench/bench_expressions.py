@@ -155,18 +155,10 @@ def main():
 
 
 def write_sheet(tiles, path: Path, columns: int = 10) -> None:
-    rows = -(-len(tiles) // columns)
-    sheet = np.full((rows * SIZE, columns * SIZE, 4), 1.0, np.float32)
-    for i, (image, _) in enumerate(tiles):
-        r, c = divmod(i, columns)
-        y0 = (rows - 1 - r) * SIZE
-        sheet[y0:y0 + SIZE, c * SIZE:(c + 1) * SIZE, :3] = image[::-1] / 255.0
-    out = bpy.data.images.new("Emotive Expression Bench", columns * SIZE, rows * SIZE, alpha=True)
-    out.pixels.foreach_set(sheet.ravel())
-    out.filepath_raw = str(path)
-    out.file_format = 'PNG'
-    out.save()
-    bpy.data.images.remove(out)
+    from emotive.headless.preview import save_grid
+
+    rgba = [np.dstack([image[::-1] / 255.0, np.ones((SIZE, SIZE))]).astype(np.float32) for image, _ in tiles]
+    save_grid(rgba, path, columns)
 
 
 if __name__ == "__main__":

@@ -171,11 +171,17 @@ def render_contact_sheet(scene, frames: list[int], path: str | Path, *, engine: 
             tiles.append(pixels.reshape(size, size, 4))
             if on_frame:
                 on_frame()
+    return save_grid(tiles, path, columns)
+
+
+def save_grid(tiles: list, path: str | Path, columns: int) -> Path:
+    """Write equal (size, size, 4) float RGBA tiles, rows bottom-up as Blender's pixels run, as one
+    PNG grid: the first tile top-left, row by row; empty places white."""
+    size = tiles[0].shape[0]
     columns = max(1, min(columns, len(tiles)))
     rows = -(-len(tiles) // columns)
     sheet = np.ones((rows * size, columns * size, 4), dtype=np.float32)
     for i, tile in enumerate(tiles):
-        # Blender's pixel rows run bottom-up: the first tile goes to the top-left.
         r, c = divmod(i, columns)
         y0 = (rows - 1 - r) * size
         sheet[y0:y0 + size, c * size:(c + 1) * size] = tile
