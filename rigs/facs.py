@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ml.labels import GOEMOTIONS, ekman_matrix
+from ..ml.labels import EKMAN, GOEMOTIONS, ekman_matrix
 from .arkit import ARKIT_INDEX, ARKIT_NAMES
 
 TABLE_PATH = Path(__file__).with_name("data") / "facs.json"
@@ -128,9 +128,10 @@ def _check_intensity(intensity) -> float:
 
 
 def strength(probs) -> np.ndarray:
-    """Overall expression strength in [0, 1] for (..., 28) probabilities: confidence x agreement."""
+    """Overall expression strength in [0, 1] for (..., 28) probabilities: confidence x agreement,
+    both measured on the Ekman groups (a line spread over anger and annoyance is plainly angry)."""
     p, _ = _normalise(probs)
-    return _strength(p, expression_matrix())
+    return _strength(p)
 
 
 def _normalise(probs):
@@ -146,14 +147,22 @@ def _normalise(probs):
     return p, total
 
 
-def _strength(p, m):
-    emo = p.copy()
-    emo[..., _NEUTRAL] = 0.0
+@lru_cache(maxsize=1)
+def _ekman_vectors() -> np.ndarray:
+    """(7, 52) the Ekman prototypes in ml.labels.EKMAN order, zeros for neutral."""
+    return np.stack([np.zeros(len(ARKIT_NAMES)) if g == "neutral" else ekman_expression(g)
+                     for g in EKMAN]).astype(np.float64)
+
+
+def _strength(p):
+    emo = p @ _GROUPS  # Ekman group masses
+    emo[..., EKMAN.index("neutral")] = 0.0
     mass = emo.sum(axis=-1)
+    m = _ekman_vectors()
     blend_norm = np.linalg.norm(emo @ m, axis=-1)
     parts = emo @ np.linalg.norm(m, axis=-1)
-    # Agreement: |sum p_i v_i| / sum p_i |v_i|; 1 when all emotions share one expression,
-    # lower when they pull in different directions (a flat, unsure distribution).
+    # Agreement: |sum q_g v_g| / sum q_g |v_g| over the Ekman groups' prototypes; 1 when the
+    # probable emotions share one expression, lower when they pull in different directions.
     agreement = np.where(parts > 0, blend_norm / np.where(parts > 0, parts, 1.0), 0.0)
     return GAIN * _ramp(mass, *MASS_RAMP) * _ramp(agreement, *AGREEMENT_RAMP)
 
@@ -176,7 +185,7 @@ def expression_weights(probs, intensity: float = 1.0) -> np.ndarray:
     emo = emo * (emo @ _GROUPS @ _GROUPS.T)
     mass = emo.sum(axis=-1, keepdims=True)
     shape = (emo / np.where(mass > 0, mass, 1.0)) @ m
-    w = shape * _strength(p, m)[..., None] * intensity
+    w = shape * _strength(p)[..., None] * intensity
     return np.clip(w, 0.0, 1.0).astype(np.float32)
 
 

@@ -146,3 +146,16 @@ def test_table_is_the_source_of_the_matrix():
     row = m[GOEMOTIONS.index("joy")]
     assert row[ARKIT_INDEX["jawOpen"]] == 1.0 and row[SMILE].max() == 0
     assert len(ARKIT_NAMES) == m.shape[1]
+
+
+def test_strength_is_measured_on_the_ekman_groups():
+    # Issue 9: probability spread over related labels of one Ekman group is not doubt.
+    from emotive.rigs.facs import strength
+
+    # (Measured over the 28 label expressions, the surprise spread gave 0.71.)
+    plain = float(strength(dist(surprise=0.9)))
+    spread = float(strength(dist(surprise=0.3, realization=0.3, confusion=0.3)))
+    torn = float(strength(dist(joy=0.45, anger=0.45)))
+    assert spread == pytest.approx(plain, abs=0.02) and plain > 0.9
+    assert float(strength(dist(anger=0.3, annoyance=0.3, disapproval=0.3))) > 0.9
+    assert torn < plain - 0.3
