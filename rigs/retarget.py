@@ -97,10 +97,20 @@ class ShapeKeySolver:
                              f"first {np.flatnonzero(bad)[:5].tolist()}")
         return y.reshape(len(y), -1)
 
-    def solve(self, disp) -> np.ndarray:
-        """(F, L, 3) (or (L, 3)) landmark displacements -> (F, K) weights within [lower, upper]."""
+    def solve(self, disp, prior=None) -> np.ndarray:
+        """(F, L, 3) (or (L, 3)) landmark displacements -> (F, K) weights within [lower, upper].
+
+        prior: (F, K) (or (K,)) weights the ridge pulls toward instead of zero. Where the
+        landmarks cannot tell keys apart (brow lowerer against inner-brow raiser, both at full
+        strength, nearly cancel on the brow), the solution then takes the prior's mix rather
+        than the smallest one."""
         y = self._check(disp)
         b = y @ self.A                                                     # (F, K) = A^T y
+        prior = None if prior is None else np.broadcast_to(np.asarray(prior, np.float64), b.shape)
+        if prior is not None:
+            if not np.isfinite(prior).all():
+                raise ValueError("prior: contains NaN or inf")
+            b = b + self.lam * prior  # argmin |Aw - y|^2 + lam |w - prior|^2
         if self.mu > 0 and len(b) >= 3:
             return self._solve_smooth(b)
         w = b @ self._H_inv
@@ -108,7 +118,8 @@ class ShapeKeySolver:
         rows = np.flatnonzero(out.any(axis=1))
         self.fallback_frames = 0
         if len(rows):
-            w[rows] = self._box_qp(b[rows], w[rows], y[rows])
+            w[rows] = self._box_qp(b[rows], w[rows], y[rows],
+                                   None if prior is None else prior[rows])
         return np.clip(w, self.lower, self.upper, out=w)  # CG / lsq_linear rounding: ~1e-9 off
 
     def residual_mm(self, disp, weights) -> np.ndarray:
@@ -119,7 +130,7 @@ class ShapeKeySolver:
 
     # --- bounded per-frame QP: min 0.5 w'Hw - b'w in the box, many frames at once ------------
 
-    def _box_qp(self, b, w, y, max_iter: int = 30) -> np.ndarray:
+    def _box_qp(self, b, w, y, prior=None, max_iter: int = 30) -> np.ndarray:
         """Primal-dual active set (Hintermueller, Ito & Kunisch 2002, a semismooth Newton
         method) on all frames at once: hold at a bound the keys that are past it or whose
         gradient pushes out of it, solve the rest exactly, repeat until no frame's sets change
@@ -150,7 +161,8 @@ class ShapeKeySolver:
                 return w
             aug = np.vstack([self.A, np.sqrt(self.lam) * np.eye(k)])
             for f in todo:
-                rhs = np.concatenate([y[f], np.zeros(k)])
+                pull = np.zeros(k) if prior is None else np.sqrt(self.lam) * prior[f]
+                rhs = np.concatenate([y[f], pull])
                 w[f] = lsq_linear(aug, rhs, bounds=(lo, hi), method="bvls").x
         return w
 

@@ -111,3 +111,21 @@ def test_input_errors(signatures):
     with pytest.raises(ValueError, match="signatures"):
         ShapeKeySolver(np.zeros((52, 70)))
     assert solver.solve(np.zeros((70, 3))).shape == (1, 52)
+
+
+def test_prior_settles_what_the_landmarks_cannot_tell_apart():
+    # Two keys with opposite signatures on one landmark: their sum is invisible, so without a
+    # prior the smallest solution in the box wins ((0.5, 0) for a motion of "0.5 of key a"); a
+    # prior (1.0, 0.5) fills the invisible direction and keeps the visible one.
+    from emotive.rigs.retarget import ShapeKeySolver
+
+    sig = np.zeros((2, 1, 3))
+    sig[0, 0, 2], sig[1, 0, 2] = 1.0, -1.0
+    solver = ShapeKeySolver(sig, regularisation=1e-2)
+    disp = 0.5 * sig[0]
+    plain = solver.solve(disp)[0]
+    pulled = solver.solve(disp, prior=np.array([1.0, 0.5]))[0]
+    assert plain == pytest.approx([0.5, 0.0], abs=0.02)
+    assert pulled == pytest.approx([1.0, 0.5], abs=0.02)
+    with pytest.raises(ValueError, match="prior"):
+        solver.solve(disp, prior=np.array([np.nan, 0.0]))
