@@ -1,0 +1,156 @@
+"""Live Link Face CSV (Epic's iPhone app: ARKit face tracking). bpy-free.
+
+Header `Timecode, BlendShapeCount (or BlendshapeCount), EyeBlinkLeft, ..., TongueOut, HeadYaw,
+HeadPitch, HeadRoll, LeftEyeYaw, ..., RightEyeRoll`; names are matched to rigs.arkit.ARKIT_NAMES
+case-insensitively, in whatever column order. Timecode is `HH:MM:SS:FF.fff` on a 60 fps base
+(`timecode_fps`), FF the frame and .fff its fraction; the app writes a row every frame or every
+second frame, so the rate is derived from the timecodes (60 or 30 rows/s). Tracking-lost rows hold
+only a timecode and a zero: they become invalid frames. `*_cal.csv` files hold neutral-subtracted
+values (negative ones included): `neutral_subtracted` is set and the values are kept as written.
+Head and eye rotations are kept as written (the app writes radians); all-zero head columns (head
+rotation not recorded) give head_rotation None.
+
+The file is streamed a row at a time with lines bounded in length, so memory grows only with the
+frames kept (max_frames). Options: timecode_fps (60), fps (overrides the derived rate),
+neutral_subtracted (None = from the `_cal` name), max_frames.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+
+import numpy as np
+
+from ...errors import FormatError
+from ..arkit import ARKIT_NAMES
+from .track import (MAX_FRAMES, CaptureTrack, bounded_lines, check_frames, describe_runs, fps_from_times,
+                    missing_runs, to_float)
+
+NAME = "livelink"
+SUFFIXES = (".csv",)
+LABEL = "Live Link Face CSV (iPhone ARKit capture)"
+_LOWER_ARKIT = {name.lower(): i for i, name in enumerate(ARKIT_NAMES)}
+_HEAD = ("headyaw", "headpitch", "headroll")
+_EYES = (("lefteyeyaw", "lefteyepitch", "lefteyeroll"), ("righteyeyaw", "righteyepitch", "righteyeroll"))
+_TIMECODE = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})[:;](\d+)(\.\d+)?\s*$")
+
+
+def _head_line(path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline(4096).lower()
+    except OSError:
+        return ""
+
+
+def sniff(path) -> bool:
+    if os.path.isdir(str(path)):
+        return False
+    head = _head_line(path)
+    return "timecode" in head and ("blendshapecount" in head or "eyeblinkleft" in head)
+
+
+def _seconds(text, path, frame, base) -> float:
+    m = _TIMECODE.match(text)
+    if not m:
+        raise FormatError(path, frame, f"timecode '{text.strip()[:40]}' is not HH:MM:SS:FF.fff")
+    h, mi, s, ff = (int(g) for g in m.groups()[:4])
+    fraction = float(m.group(5)) if m.group(5) else 0.0
+    if ff >= base:
+        raise FormatError(path, frame, f"timecode '{text.strip()}' has frame {ff}, beyond a {base} fps base "
+                                       "(pass timecode_fps)")
+    return h * 3600 + mi * 60 + s + (ff + fraction) / base
+
+
+def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subtracted: bool | None = None,
+         max_frames: int = MAX_FRAMES) -> CaptureTrack:
+    path = str(path)
+    if os.path.isdir(path):
+        raise FormatError(path, None, "a folder, not a Live Link Face CSV file")
+    warnings: list[str] = []
+    times, rows, valid = [], [], []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(bounded_lines(f, path))
+            header = next(reader, None)
+            if not header:
+                raise FormatError(path, None, "empty file")
+            names = [h.strip().lower() for h in header]
+            if "timecode" not in names:
+                raise FormatError(path, None, "no Timecode column: not a Live Link Face CSV")
+            t_col = names.index("timecode")
+            count_col = next((i for i, h in enumerate(names) if h in ("blendshapecount", "blendshapescount")), None)
+            arkit_cols = np.full(52, -1)
+            for i, h in enumerate(names):
+                if h in _LOWER_ARKIT:
+                    arkit_cols[_LOWER_ARKIT[h]] = i
+            if np.any(arkit_cols < 0):
+                lacking = [ARKIT_NAMES[i] for i in np.flatnonzero(arkit_cols < 0)]
+                raise FormatError(path, None, f"the header lacks {len(lacking)} of the 52 ARKit blendshapes "
+                                              f"({', '.join(lacking[:4])}{'...' if len(lacking) > 4 else ''})")
+            extra = [names.index(h) if h in names else -1 for h in _HEAD + _EYES[0] + _EYES[1]]
+            value_cols = np.concatenate([arkit_cols, extra])
+            for frame, row in enumerate(reader):
+                if not row or not any(cell.strip() for cell in row):
+                    continue
+                check_frames(path, frame + 1, frame, max_frames)
+                times.append(_seconds(row[t_col], path, frame, timecode_fps))
+                rest = [cell for i, cell in enumerate(row) if i not in (t_col, count_col) and cell.strip()]
+                if not rest or len(row) <= 2:   # tracking lost: a timecode and a zero count
+                    rows.append(None)
+                    valid.append(False)
+                    continue
+                if len(row) != len(header):
+                    raise FormatError(path, frame, f"{len(row)} fields where the header has {len(header)}")
+                rows.append(np.array([to_float(row[c], path, frame, header[c].strip()) if c >= 0 else 0.0
+                                      for c in value_cols], dtype=np.float32))
+                valid.append(True)
+    except UnicodeDecodeError:
+        raise FormatError(path, None, "not a text file") from None
+    except csv.Error as e:
+        raise FormatError(path, None, f"malformed CSV ({e})") from None
+    n = len(rows)
+    if not n:
+        raise FormatError(path, None, "a header but no rows")
+    valid = np.array(valid, dtype=bool)
+    if not valid.any():
+        raise FormatError(path, None, "tracking was lost in every row")
+    t = np.asarray(times, dtype=np.float64)
+    back = np.flatnonzero(np.diff(t) <= 0)
+    if len(back):
+        raise FormatError(path, int(back[0]) + 1, "the timecode does not advance (rows out of order, or the "
+                                                  "recording crosses midnight)")
+    rate = float(fps) if fps is not None else fps_from_times(t, path)
+    values = np.full((n, 52 + 9), np.nan, dtype=np.float32)
+    for i, r in enumerate(rows):
+        if r is not None:
+            values[i] = r
+    if neutral_subtracted is None:
+        neutral_subtracted = os.path.splitext(os.path.basename(path))[0].lower().endswith("_cal")
+    arkit = values[:, :52]
+    if not neutral_subtracted:
+        outside = int(np.sum((arkit[valid] < -1e-3) | (arkit[valid] > 1 + 1e-3)))
+        if outside:
+            warnings.append(f"{outside} blendshape values lie outside [0, 1] (a neutral-subtracted '_cal' file? "
+                            "pass neutral_subtracted=True)")
+    head = values[:, 52:55].astype(np.float64)
+    head_rotation = None
+    if any(c >= 0 for c in extra[:3]):
+        if np.allclose(head[valid], 0.0):
+            warnings.append("the head rotation columns are all zero (not recorded): no head rotation")
+        else:
+            head_rotation = head
+    eye_rotation = None
+    if any(c >= 0 for c in extra[3:]):
+        eye_rotation = values[:, 55:61].astype(np.float64).reshape(n, 2, 3)
+    runs = missing_runs(valid, np.arange(n))
+    if runs:
+        warnings.append(f"tracking lost in {int((~valid).sum())} of {n} rows: {describe_runs(runs)}")
+    if abs(rate - timecode_fps) > 0.5 and abs(rate - timecode_fps / 2) > 0.5:
+        warnings.append(f"rows arrive at {rate:.2f}/s, neither {timecode_fps} nor {timecode_fps // 2}")
+    return CaptureTrack(
+        format=NAME, path=path, fps=rate, times=t - t[0], valid=valid, arkit=arkit,
+        neutral_subtracted=bool(neutral_subtracted), head_rotation=head_rotation, eye_rotation=eye_rotation,
+        frame_numbers=np.rint((t - t[0]) * rate).astype(np.int64), warnings=warnings).check()
