@@ -122,7 +122,12 @@ def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subt
     if len(back):
         raise FormatError(path, int(back[0]) + 1, "the timecode does not advance (rows out of order, or the "
                                                   "recording crosses midnight)")
-    rate = float(fps) if fps is not None else fps_from_times(t, path)
+    # The rate from whole timecode frames (the .fff fraction jitters): 60 fps base / the usual step.
+    whole = np.floor(t * timecode_fps + 1e-6)
+    steps = np.diff(whole)
+    steps = steps[steps > 0]
+    rate = float(fps) if fps is not None else (timecode_fps / float(np.median(steps)) if len(steps)
+                                                else fps_from_times(t, path))
     values = np.full((n, 52 + 9), np.nan, dtype=np.float32)
     for i, r in enumerate(rows):
         if r is not None:

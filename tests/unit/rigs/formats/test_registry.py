@@ -1,0 +1,64 @@
+"""READERS: every reader keeps the contract, detect() goes by content, unknown input names the formats."""
+
+import inspect
+import json
+
+import numpy as np
+import pytest
+
+from emotive.errors import FormatError
+from emotive.rigs import formats
+from emotive.rigs.formats import livelink_csv, mediapipe_json, openface_csv, openpose
+
+
+def test_registry_is_explicit_and_ordered():
+    assert [r.NAME for r in formats.READERS] == ["openpose", "livelink", "openface", "mediapipe"]
+    assert set(formats.FORMATS) == {r.NAME for r in formats.READERS}
+
+
+@pytest.mark.parametrize("reader", formats.READERS, ids=lambda r: r.NAME)
+def test_reader_contract(reader, tmp_path):
+    assert isinstance(reader.NAME, str) and reader.SUFFIXES and isinstance(reader.LABEL, str)
+    params = inspect.signature(reader.read).parameters
+    assert list(params)[0] == "path" and all(p.kind == p.KEYWORD_ONLY for p in list(params.values())[1:])
+    assert "max_frames" in params
+    assert reader.sniff(tmp_path / "does-not-exist.xyz") is False   # sniff never raises
+
+
+def test_detect_by_content_not_by_suffix(tmp_path, cap):
+    """A Live Link CSV named .txt, an OpenFace CSV and a MediaPipe dump named .csv all go to their readers."""
+    ll = cap.write_livelink(tmp_path / "take.txt")
+    of = cap.write_openface(tmp_path / "openface.csv")
+    mp = tmp_path / "mesh.csv"
+    mp.write_text(json.dumps([np.zeros((478, 3)).tolist()]))
+    assert formats.detect(ll) is livelink_csv
+    assert formats.detect(of) is openface_csv
+    assert formats.detect(mp) is mediapipe_json
+    assert formats.detect(cap.write_openpose(tmp_path / "op", {0: [cap.face70()]})) is openpose
+
+
+def test_unknown_content_lists_the_known_formats(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(FormatError) as e:
+        formats.read(path)
+    message = str(e.value)
+    assert str(path) in message and all(r.NAME in message for r in formats.READERS)
+
+
+def test_format_by_name(tmp_path, cap):
+    path = cap.write_livelink(tmp_path / "take.csv")
+    assert formats.detect(path, "LiveLink") is livelink_csv
+    with pytest.raises(FormatError, match="unknown format 'fbx'.*openpose"):
+        formats.detect(path, "fbx")
+    with pytest.raises(FormatError, match="no such file"):
+        formats.detect(tmp_path / "nothing.csv")
+
+
+def test_a_binary_file_is_refused(tmp_path):
+    path = tmp_path / "clip.csv"
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(FormatError, match="not a face capture"):
+        formats.read(path)
+    with pytest.raises(FormatError, match="not a text file|longer than|lacks|not a number|Timecode"):
+        formats.read(path, format="livelink")
