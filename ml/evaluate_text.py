@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from . import labels as L
-from .metrics import ekman_sets, label_sets, scores
+from .metrics import ekman_sets, evaluate_split, label_sets
 
 # ---------------------------------------------------------------- evaluations
 
@@ -31,9 +31,9 @@ def evaluate_goemotions(model):
     dev_p, test_p = model.predict(dev_texts), model.predict(test_texts)
     return {
         "n_dev": len(dev_texts), "n_test": len(test_texts),
-        "ekman7": scores(model.ekman(dev_p), ekman_sets(dev_t), model.ekman(test_p),
-                         ekman_sets(test_t), L.EKMAN),
-        "goemotions28": scores(dev_p, label_sets(dev_t), test_p, label_sets(test_t), L.GOEMOTIONS),
+        "ekman7": evaluate_split(model.ekman(dev_p), ekman_sets(dev_t), model.ekman(test_p),
+                                 ekman_sets(test_t), L.EKMAN),
+        "goemotions28": evaluate_split(dev_p, label_sets(dev_t), test_p, label_sets(test_t), L.GOEMOTIONS),
     }, test_texts
 
 
@@ -126,29 +126,31 @@ def main(argv=None):
         old = json.loads(out.read_text()).get("emojify")
         if old and old.get("protocol") == " ".join(evaluate_emojify.__doc__.split()):
             emojify = old
-    pool = {"last": "the top layer's hidden state at the last token",
-            "meanmax": "[masked mean ; masked max] over time of the top layer's outputs (256-d)"}[model.pool]
     n_members = len(model.members)
-    ens = ""
-    if model.config.get("members") and n_members > 1:
-        ens = (f"ensemble of {n_members} such models (seeds "
-               f"{', '.join(str(m['seed']) for m in train['members'][:n_members])}, each with its "
-               "own fine-tuned embeddings of the words seen in training; the other GloVe rows are "
-               "shared), averaging their 28 softmax probabilities; ")
-    elif model.config.get("members"):
-        ens = (f"one model (seed {train['members'][0]['seed']}) of the ensemble trainer: the mean "
-               f"of the first 2..{len(train['members'])} trained seeds scored lower on dev "
-               "(training.dev_by_ensemble_size), so N = 1; ")
+    kept = train.get("kept_members", list(range(n_members)))
+
+    def describe(m, seed):
+        pool = {"last": "the top layer's hidden state at the last token",
+                "meanmax": "[masked mean ; masked max] over time of the top layer's outputs "
+                           f"({2 * m.hidden * m.directions}-d)"}[m.pool]
+        return (f"GloVe 6B 50-d -> 2-layer {'bidirectional ' if m.directions == 2 else ''}LSTM({m.hidden}), "
+                f"dropout 0.5 -> linear reading {pool} -> softmax over 28 GoEmotions labels (seed {seed})")
+    seeds = ([train["members"][i]["seed"] for i in kept] if "members" in train else [train["seed"]])
+    described = [describe(m, sd) for m, sd in zip(model.members, seeds)]
+    ens = described[0] if n_members == 1 else (
+        f"ensemble of {n_members} models averaging their 28 softmax probabilities, each with its own "
+        "fine-tuned embeddings of the words seen in training (the other GloVe rows are shared): "
+        + " | ".join(described))
     if "members" in train:      # files from the ensemble trainer
-        train_info = {k: train[k] for k in ("members", "dev_by_ensemble_size", "dev_by_vocab_size")}
-        member = train["members"][0]["variants"][train["members"][0]["embeddings"]]
+        train_info = {k: train[k] for k in ("members", "kept_members", "dev_by_members_kept",
+                                             "dev_by_ensemble_size", "dev_by_vocab_size") if k in train}
+        epochs = [train["members"][i]["variants"][train["members"][i]["embeddings"]]["best_epoch"]
+                  for i in kept]
     else:
         train_info = {"variants": train["variants"]}
-        member = train["variants"][model.config["embeddings"]]
+        epochs = [train["variants"][model.config["embeddings"]]["best_epoch"]]
     metrics = {
-        "model": ens + "GloVe 6B 50-d -> 2-layer LSTM(128), dropout 0.5 -> linear -> softmax over 28 "
-                 f"GoEmotions labels; the linear layer reads {pool}; "
-                 "Ekman-7 = sums of the 28 probabilities per ml.labels.EKMAN_GROUPS",
+        "model": ens + "; Ekman-7 = sums of the 28 probabilities per ml.labels.EKMAN_GROUPS",
         "weights": path.name, "weights_bytes": path.stat().st_size,
         "members": n_members,
         "embeddings": model.config["embeddings"], "pool": model.pool,
@@ -157,10 +159,10 @@ def main(argv=None):
             **{k: train[k] for k in ("command", "seed", "total_seconds", "vocab_seen_in_train",
                                      "batch_size", "lr", "schedule", "max_epochs", "patience",
                                      "threads", "loss", "aux_ekman_weight", "class_weight_power",
+                                     "group_weight_power", "word_dropout", "label_smoothing",
                                      "selection") if k in train},
             **train_info,
-            "best_epoch": member["best_epoch"] if n_members == 1 else
-            [m["variants"][m["embeddings"]]["best_epoch"] for m in train["members"][:n_members]],
+            "best_epoch": epochs[0] if n_members == 1 else epochs,
         },
         "protocol": {
             "data": "GoEmotions (Demszky et al. 2020) original split; test set for all figures, "
@@ -177,6 +179,8 @@ def main(argv=None):
         "emojify": emojify or evaluate_emojify(),
         "speed": measure_speed(path, test_texts[:2000]),
     }
+    if out.exists():       # keep what train_text wrote (its dev/test sections, data, architecture)
+        metrics = {**json.loads(out.read_text()), **metrics}
     out.write_text(json.dumps(metrics, indent=2) + "\n")
     e, g = go["ekman7"], go["goemotions28"]
     print(f"Ekman-7 macro-F1 {e['macro_f1']} (top-1 {e['top1_macro_f1']}), accuracy "

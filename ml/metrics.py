@@ -60,3 +60,25 @@ def scores(dev_p, dev_gold, test_p, test_gold, names):
         "per_class_f1": dict(zip(names, np.round(per_class_f1(test_gold, multi), 4).tolist())),
         "dev_thresholds": dict(zip(names, np.round(th, 4).tolist())),
     }
+
+
+def confusion(gold, probs, names, actual, predicted, th=None):
+    """How often examples of `actual` (and not `predicted`) in gold are read as `predicted`:
+    as the argmax class ("top1") and, with thresholds, as predicted but not actual ("thresholded")."""
+    a, b = names.index(actual), names.index(predicted)
+    rows = gold[:, a] & ~gold[:, b]
+    out = {"n_gold": int(rows.sum()), "top1": int((probs[rows].argmax(1) == b).sum())}
+    if th is not None:
+        pred = probs[rows] >= th
+        out["thresholded"] = int((pred[:, b] & ~pred[:, a]).sum())
+    return out
+
+
+def evaluate_split(dev_p, dev_gold, test_p, test_gold, names):
+    """scores() plus the fear -> sadness confusion when both classes exist (test with dev
+    thresholds)."""
+    out = scores(dev_p, dev_gold, test_p, test_gold, names)
+    if "fear" in names and "sadness" in names:
+        out["fear_to_sadness"] = confusion(test_gold, test_p, list(names), "fear", "sadness",
+                                           choose_thresholds(dev_p, dev_gold))
+    return out

@@ -28,40 +28,61 @@ def _mm(a, b):
     return a @ b if len(a) >= 16 else np.einsum("ij,jk->ik", a, b)
 
 
+def _bmm(a, b):
+    """(D, n, H) @ (D, H, K) per direction; a few rows: einsum (see _mm)."""
+    if len(a) == 1:
+        return _mm(a[0], b[0])[None]
+    return a @ b if a.shape[1] >= 16 else np.einsum("dij,djk->dik", a, b)
+
+
 def _lstm(xp, active, w_hh, hidden, out=None):
-    """One LSTM layer over time-major pre-projected input xp (T, B, 4H), gates reordered i,f,o,g.
+    """One LSTM layer, all its directions at once, over time-major pre-projected input
+    xp (D, T, B, 4H) (the reverse direction's input already reversed within each row), gates
+    reordered i,f,o,g; w_hh (D, H, 4H). Returns h (D, B, H); fills out (D, T, B, H) if given.
 
     Rows are sorted by length, longest first, so at step t only the first active[t] rows are
     still inside their sentence: shorter ones simply stop updating, which is exact masking and
-    leaves h at each sentence's last real token.
+    leaves h at each sentence's last real token (the first one for the reverse direction).
     """
-    batch = xp.shape[1]
-    h = np.zeros((batch, hidden), np.float32)
-    c = np.zeros((batch, hidden), np.float32)
+    n_dir, _, batch, _ = xp.shape
+    h = np.zeros((n_dir, batch, hidden), np.float32)
+    c = np.zeros((n_dir, batch, hidden), np.float32)
     for t, n in enumerate(active):
-        g = xp[t, :n] + _mm(h[:n], w_hh)
-        s = _sigmoid(g[:, :3 * hidden])
-        c[:n] = s[:, hidden:2 * hidden] * c[:n] + s[:, :hidden] * np.tanh(g[:, 3 * hidden:])
-        h[:n] = s[:, 2 * hidden:] * np.tanh(c[:n])
+        g = xp[:, t, :n] + _bmm(h[:, :n], w_hh)
+        s = _sigmoid(g[..., :3 * hidden])
+        c[:, :n] = s[..., hidden:2 * hidden] * c[:, :n] + s[..., :hidden] * np.tanh(g[..., 3 * hidden:])
+        h[:, :n] = s[..., 2 * hidden:] * np.tanh(c[:, :n])
         if out is not None:
-            out[t, :n] = h[:n]
+            out[:, t, :n] = h[:, :n]
     return h
 
 
 class _Member:
-    """One LSTM's numpy weights, from tensors named as the torch module's (after `prefix`)."""
+    """One LSTM's numpy weights, from tensors named as the torch module's (after `prefix`);
+    a bidirectional LSTM's reverse direction from its "_reverse" tensors. `config`: its
+    "hidden", "layers", "bidirectional" and "pool"."""
 
-    def __init__(self, tensors, prefix, embedding, hidden, layers):
+    def __init__(self, tensors, prefix, embedding, config):
         self.embedding = embedding                        # float16 (V, D); cast per batch
-        H = hidden
+        self.hidden = H = int(config["hidden"])
+        self.layers = layers = int(config["layers"])
+        self.directions = directions = 2 if config.get("bidirectional") else 1
+        self.pool = config.get("pool", "last")         # "last" hidden state or "meanmax" over time
+        if self.pool not in ("last", "meanmax"):
+            raise ValueError(f"unknown pooling {self.pool!r}")
         # torch gate order is i,f,g,o; put the three sigmoid gates first (one call for them).
         perm = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
-        self.w_ih, self.w_hh, self.b = [], [], []
+        self.w_ih, self.w_hh, self.b = [], [], []         # per layer: (D, In, 4H), (D, H, 4H), (D, 4H)
         for k in range(layers):
-            self.w_ih.append(np.ascontiguousarray(tensors[f"{prefix}lstm.weight_ih_l{k}"][perm].T, np.float32))
-            self.w_hh.append(np.ascontiguousarray(tensors[f"{prefix}lstm.weight_hh_l{k}"][perm].T, np.float32))
-            self.b.append((tensors[f"{prefix}lstm.bias_ih_l{k}"] + tensors[f"{prefix}lstm.bias_hh_l{k}"])[perm]
-                          .astype(np.float32))
+            w_ih, w_hh, b = [], [], []
+            for suffix in ("", "_reverse")[:directions]:
+                name = f"{prefix}lstm.%s_l{k}{suffix}"
+                w_ih.append(tensors[name % "weight_ih"][perm].T)
+                w_hh.append(tensors[name % "weight_hh"][perm].T)
+                b.append((tensors[name % "bias_ih"] + tensors[name % "bias_hh"])[perm])
+            self.w_ih.append(np.ascontiguousarray(np.stack(w_ih), np.float32))
+            self.w_hh.append(np.ascontiguousarray(np.stack(w_hh), np.float32))
+            self.b.append(np.stack(b).astype(np.float32))
         self.fc_w = np.ascontiguousarray(tensors[f"{prefix}fc.weight"].T, np.float32)
         self.fc_b = tensors[f"{prefix}fc.bias"].astype(np.float32)
 
@@ -84,19 +105,20 @@ class TextEmotionModel:
         self.config = config
         self.vocab = vocab
         self.index = {w: i for i, w in enumerate(vocab)}
-        self.hidden = int(config["hidden"])
-        self.layers = int(config["layers"])
         self.max_len = int(config["max_len"])
         self.n_trained = int(config.get("n_trained_vocab", len(vocab)))
-        self.pool = config.get("pool", "last")     # "last" hidden state or "meanmax" over time
-        if self.pool not in ("last", "meanmax"):
-            raise ValueError(f"unknown pooling {self.pool!r}")
         n = int(config.get("members", 0))          # 0 = a single-model file (unprefixed names)
         if n:
-            self.members = [_Member(tensors, f"m{k}.", e, self.hidden, self.layers)
+            # Members may differ in architecture ("member_configs": their own hidden,
+            # bidirectional, pool); the rest of the config is shared.
+            own = config.get("member_configs") or [{}] * n
+            self.members = [_Member(tensors, f"m{k}.", e, {**config, **own[k]})
                             for k, e in enumerate(member_embeddings(tensors, n))]
         else:
-            self.members = [_Member(tensors, "", tensors["embedding.weight"], self.hidden, self.layers)]
+            self.members = [_Member(tensors, "", tensors["embedding.weight"], config)]
+        first = self.members[0]                    # the (first) member's architecture
+        self.hidden, self.layers, self.directions, self.pool = \
+            first.hidden, first.layers, first.directions, first.pool
         self.embedding = self.members[0].embedding
         self._ekman = L.ekman_matrix()
 
@@ -140,24 +162,36 @@ class TextEmotionModel:
     def _forward(self, m: _Member, ids: list[list[int]]) -> np.ndarray:
         """Member m's logits for id lists sorted longest first."""
         lengths = np.array([len(x) for x in ids])
-        T, B = int(lengths[0]), len(ids)
+        T, B, H, D = int(lengths[0]), len(ids), m.hidden, m.directions
         x = np.zeros((T, B), np.int64)
         for r, seq in enumerate(ids):
             x[:len(seq), r] = seq
-        active = (lengths[None, :] > np.arange(T)[:, None]).sum(1)
-        inp = m.embedding[x].astype(np.float32)                    # (T, B, D)
-        for k in range(self.layers):
-            xp = (_mm(inp.reshape(T * B, -1), m.w_ih[k]) + m.b[k]).reshape(T, B, -1)
-            last = k == self.layers - 1
-            out = None if last and self.pool == "last" else np.zeros((T, B, self.hidden), np.float32)
-            h = _lstm(xp, active, m.w_hh[k], self.hidden, out)
-            inp = out
-        if self.pool == "meanmax":
-            # Padded steps of `out` stay 0 (they are never written): the sum is the masked sum.
-            mean = out.sum(0) / lengths[:, None].astype(np.float32)
-            peak = np.where((lengths[None, :] > np.arange(T)[:, None])[:, :, None], out, -np.inf).max(0)
-            h = np.concatenate([mean, peak], 1)
-        return _mm(h, m.fc_w) + m.fc_b
+        inside = lengths[None, :] > np.arange(T)[:, None]                  # (T, B)
+        active = inside.sum(1)
+        # Time index of each row read backwards (padding stays in place): reverse direction.
+        rev = np.where(inside, lengths[None, :] - 1 - np.arange(T)[:, None], np.arange(T)[:, None])
+        cols = np.arange(B)[None, :]
+        inp = m.embedding[x].astype(np.float32)                    # (T, B, In)
+        for k in range(m.layers):
+            flat = inp.reshape(T * B, -1)
+            xp = np.stack([(_mm(flat, m.w_ih[k][d]) + m.b[k][d]).reshape(T, B, -1) for d in range(D)])
+            if D == 2:
+                xp[1] = xp[1][rev, cols]
+            last = k == m.layers - 1
+            out = None if last and m.pool == "last" else np.zeros((D, T, B, H), np.float32)
+            h = _lstm(xp, active, m.w_hh[k], H, out)
+            if out is not None:
+                if D == 2:
+                    out[1] = out[1][rev, cols]                     # back in reading order
+                inp = np.concatenate(list(out), -1)                 # (T, B, D*H), padding 0
+        if m.pool == "meanmax":
+            # Padded steps stay 0 (they are never written): the sum is the masked sum.
+            mean = inp.sum(0) / lengths[:, None].astype(np.float32)
+            peak = np.where(inside[:, :, None], inp, -np.inf).max(0)
+            feats = np.concatenate([mean, peak], 1)
+        else:
+            feats = np.concatenate(list(h), 1)                      # [forward ; reverse]
+        return _mm(feats, m.fc_w) + m.fc_b
 
     def predict(self, sentences: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(N, 28) float32 probabilities over self.labels; rows sum to 1."""

@@ -28,6 +28,7 @@ is numpy.
 
 import argparse
 import json
+from itertools import combinations
 import sys
 import time
 from pathlib import Path
@@ -61,32 +62,49 @@ POOL = "meanmax"
 AUX_WEIGHT = 1.0
 SCHEDULE = "cosine"
 CLASS_WEIGHT_POWER = 0.5
+GROUP_WEIGHT_POWER = 0.0
+BIDIRECTIONAL = False
+HIDDEN = 128
+WORD_DROPOUT = 0.0
+LABEL_SMOOTHING = 0.0
+EMA = 0.0
+EMB_LR_SCALE = 1.0
 
 
 POOLS = ("last", "meanmax")
+KINDS = ("uni", "bi")           # ensemble members: unidirectional or bidirectional LSTM
 
 
 class TextLSTM(nn.Module):
-    """Embedding -> 2-layer LSTM -> dropout -> linear. `pool` picks what the linear layer reads:
-    "last" = the top layer's hidden state at the last real token (the paper's model);
-    "meanmax" = [masked mean ; masked max] of the top layer's outputs over time (2*hidden)."""
+    """Embedding -> 2-layer LSTM (optionally bidirectional) -> dropout -> linear. `pool` picks
+    what the linear layer reads: "last" = the top layer's hidden state at the last real token
+    (the paper's model; bidirectional: with the reverse direction's state at the first token);
+    "meanmax" = [masked mean ; masked max] of the top layer's outputs over time.
+    word_dropout: in training, each token is replaced by <unk> (a zero vector) with this chance."""
 
-    def __init__(self, vocab_size, n_classes, dim=50, hidden=128, layers=2, dropout=0.5, pool="last"):
+    def __init__(self, vocab_size, n_classes, dim=50, hidden=128, layers=2, dropout=0.5, pool="last",
+                 bidirectional=False, word_dropout=0.0):
         super().__init__()
         assert pool in POOLS, pool
         self.pool = pool
+        self.word_dropout = word_dropout
         self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)   # id 0 = <unk>, zero
-        self.lstm = nn.LSTM(dim, hidden, layers, batch_first=True, dropout=dropout)
+        self.lstm = nn.LSTM(dim, hidden, layers, batch_first=True, dropout=dropout,
+                            bidirectional=bidirectional)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(hidden * (2 if pool == "meanmax" else 1), n_classes)
+        width = hidden * (2 if bidirectional else 1)
+        self.fc = nn.Linear(width * (2 if pool == "meanmax" else 1), n_classes)
 
     def forward(self, ids, lengths):
         """ids (B, T) right-padded, lengths (B,) >= 1 -> logits (B, n_classes)."""
+        if self.training and self.word_dropout > 0:
+            ids = ids.masked_fill(torch.rand(ids.shape) < self.word_dropout, 0)
         packed = nn.utils.rnn.pack_padded_sequence(
             self.embedding(ids), lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, (h, _) = self.lstm(packed)
         if self.pool == "last":
-            return self.fc(self.dropout(h[-1]))
+            last = torch.cat([h[-2], h[-1]], 1) if self.lstm.bidirectional else h[-1]
+            return self.fc(self.dropout(last))
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)        # (B, T, H), 0-padded
         mask = (torch.arange(out.shape[1])[None, :] < lengths[:, None])[..., None]
         mean = out.sum(1) / lengths[:, None].to(out.dtype)
@@ -136,7 +154,7 @@ def build_vocab(token_lists, words, budget=VOCAB_BUDGET):
     for toks in token_lists:
         for t in toks:
             seen.update(lookup(t, full))
-    top = [r for r in range(budget) if r not in seen][:budget - 1 - len(seen)]   # 1 for <unk>
+    top = [r for r in range(budget) if r not in seen][:max(0, budget - 1 - len(seen))]   # 1 for <unk>
     # Words seen in training first: known_fraction counts only these (ids < 1 + len(seen)).
     ranked = np.array(sorted(seen) + top)
     return ["<unk>"] + [words[r] for r in ranked], ranked, len(seen)
@@ -187,25 +205,38 @@ def grouped_log_probs(logits, log_groups):
 
 
 def fit(model, ids, y, epochs, seed, score=None, patience=PATIENCE, batch=BATCH, lr=LR, log=print,
-        schedule="constant", groups=None, aux_weight=0.0, class_weights=None):
+        schedule="constant", groups=None, aux_weight=0.0, class_weights=None, label_smoothing=0.0,
+        ema=0.0, emb_lr_scale=1.0, group_weights=None):
     """Adam on soft-target cross-entropy; batches are length buckets in a seeded random order.
 
     With `score(model) -> float` the best-scoring epoch's weights are restored (early stopping).
     schedule "cosine": per-step cosine decay from lr to lr/20 over `epochs`. With `groups` (a
     (C, G) 0/1 numpy matrix) and aux_weight > 0, adds aux_weight x the cross-entropy of the
     group-summed probabilities against the group-summed soft target. class_weights (C,) scale
-    each label's term of the main loss. The defaults are the plain paper set-up.
+    each label's term of the main loss. label_smoothing mixes the targets with the uniform
+    distribution. ema > 0 keeps an exponential moving average of the weights (decay per step);
+    epochs are then scored, and the best one restored, with the averaged weights. emb_lr_scale
+    scales the learning rate of the (tuned) embeddings, keeping them nearer to GloVe.
+    group_weights (G,) scale each group's term of the auxiliary loss. The defaults
+    are the plain paper set-up.
     """
     rng = np.random.default_rng(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    y = torch.from_numpy(y)
+    emb = [p for p in params if p is model.embedding.weight]
+    rest = [p for p in params if p is not model.embedding.weight]
+    opt = torch.optim.Adam([{"params": rest, "lr": lr}]
+                           + ([{"params": emb, "lr": lr * emb_lr_scale}] if emb else []))
+    if label_smoothing:
+        y = (1 - label_smoothing) * y + label_smoothing / y.shape[1]
+    y = torch.from_numpy(np.ascontiguousarray(y, np.float32))
+    shadow = ({k: v.detach().clone() for k, v in model.state_dict().items()} if ema else None)
     if groups is not None and aux_weight > 0:
         log_groups = torch.from_numpy(np.where(groups > 0, 0.0, -1e9).astype(np.float32))
         y_groups = y @ torch.from_numpy(groups.astype(np.float32))
     else:
         log_groups = None
     cw = None if class_weights is None else torch.from_numpy(np.asarray(class_weights, np.float32))
+    gw = 1.0 if group_weights is None else torch.from_numpy(np.asarray(group_weights, np.float32))
     # Sort by length (random tie-break) so a batch has little padding, then shuffle batches.
     order = np.lexsort((rng.random(len(ids)), [len(x) for x in ids]))
     chunks = [order[k:k + batch] for k in range(0, len(order), batch)]
@@ -227,28 +258,39 @@ def fit(model, ids, y, epochs, seed, score=None, patience=PATIENCE, batch=BATCH,
                     loss = -(torch.log_softmax(logits, -1) * y[chunk] * cw).sum(1).mean()
                 if log_groups is not None:
                     loss = loss - aux_weight * (grouped_log_probs(logits, log_groups)
-                                                * y_groups[chunk]).sum(1).mean()
+                                                * y_groups[chunk] * gw).sum(1).mean()
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
                 if sched is not None:
                     sched.step()
+                if shadow is not None:
+                    with torch.no_grad():
+                        for k, v in model.state_dict().items():
+                            shadow[k].mul_(ema).add_(v, alpha=1 - ema)
                 total += loss.item() * len(chunk)
         rec = {"epoch": epoch, "loss": round(total / len(ids), 4), "seconds": round(time.time() - t0, 1)}
         if score is not None:
+            if shadow is not None:                 # score (and keep) the averaged weights
+                live = {k: v.clone() for k, v in model.state_dict().items()}
+                model.load_state_dict(shadow)
             rec["dev_score"] = round(score(model), 4)
             if rec["dev_score"] > best:
                 best, bad = rec["dev_score"], 0
                 best_state = {k: v.clone() for k, v in model.state_dict().items()}
             else:
                 bad += 1
+            if shadow is not None:
+                model.load_state_dict(live)
         history.append(rec)
         log(json.dumps(rec))
         if score is not None and bad >= patience:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif shadow is not None:
+        model.load_state_dict(shadow)
     return history
 
 
@@ -324,9 +366,12 @@ def load_torch_members(path):
     else:
         states = [tensors]
     nets = []
-    for st in states:
+    own = config.get("member_configs") or [{}] * len(states)
+    for st, member in zip(states, own):
+        c = {**config, **member}
         net = TextLSTM(st["embedding.weight"].shape[0], st["fc.bias"].shape[0],
-                       pool=config.get("pool", "last"))
+                       hidden=int(c.get("hidden", 128)), pool=c.get("pool", "last"),
+                       bidirectional=bool(c.get("bidirectional", False)))
         net.load_state_dict({k: v.float() for k, v in st.items()})
         nets.append(net)
     return nets
@@ -337,14 +382,15 @@ def ensemble_proba(models, ids):
 
 
 def ensemble_bytes(vocab, n_trained, n_models, lstm_bytes):
+    """lstm_bytes: of all the members' LSTM and linear layers together."""
     """Bytes of an ensemble file per vocabulary size (index k = the first k+1 words), ~exact."""
     word = np.array([len(json.dumps(w, ensure_ascii=False).encode()) + 2 for w in vocab])
     emb = np.where(np.arange(len(vocab)) < n_trained, 100 * n_models, 100)   # 50 x float16
-    return n_models * lstm_bytes + np.cumsum(word + emb) + 20_000             # + header, config
+    return lstm_bytes + np.cumsum(word + emb) + 20_000             # + header, config
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap, out_default=WEIGHTS):
+    """The training options (shared by this script and `python -m emotive train-text`)."""
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--embeddings", choices=["auto", "frozen", "tuned"], default=EMBEDDINGS,
                     help="auto = train frozen and tuned, keep the better on dev")
@@ -357,21 +403,68 @@ def main(argv=None):
                     help="weight of the Ekman-grouped cross-entropy added to the 28-label loss")
     ap.add_argument("--class-weight-power", type=float, default=CLASS_WEIGHT_POWER,
                     help="label weight = (mean freq / freq) ** power, 0 = unweighted")
+    ap.add_argument("--group-weight-power", type=float, default=GROUP_WEIGHT_POWER,
+                    help="Ekman group weight in the auxiliary loss = (mean freq / freq) ** power")
+    ap.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=BIDIRECTIONAL)
+    ap.add_argument("--hidden", type=int, default=HIDDEN)
+    ap.add_argument("--word-dropout", type=float, default=WORD_DROPOUT,
+                    help="chance that a training token is replaced by <unk>")
+    ap.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING)
+    ap.add_argument("--ema", type=float, default=EMA,
+                    help="decay of the per-step moving average of the weights that is scored and "
+                         "kept (0 = the raw weights)")
+    ap.add_argument("--emb-lr-scale", type=float, default=EMB_LR_SCALE,
+                    help="learning rate of the tuned embeddings relative to --lr")
+    ap.add_argument("--member-kinds", metavar="KIND,KIND,...",
+                    help="an ensemble of these kinds (uni or bi: a bidirectional LSTM), seeds seed, "
+                         "seed+1, ...; overrides --members and --bidirectional")
     ap.add_argument("--members", type=int, default=MEMBERS,
                     help="train this many seeds (seed, seed+1, ...) and ship the first N that score "
                          "best on dev averaged, as one ensemble file; 1 = a single model")
     ap.add_argument("--threads", type=int, default=TRAIN_THREADS)
-    ap.add_argument("--out", type=Path, default=WEIGHTS)
-    args = ap.parse_args(argv)
+    ap.add_argument("--out", type=Path, default=out_default,
+                    help="the weights file to write; its metrics go beside it (NAME.metrics.json)")
+    ap.add_argument("--vocab-size", type=int, default=VOCAB_BUDGET,
+                    help="words kept: those seen in training, then GloVe's most frequent")
+    return ap
+
+
+def metrics_path(weights: Path) -> Path:
+    """NAME.safetensors -> NAME.metrics.json beside it."""
+    return weights.with_suffix(".metrics.json")
+
+
+def goemotions_data():
+    """GoEmotions' own split from ../shared/data, in the form read_text_data returns."""
+    from .text_data import Split, TextData
+
+    check_labels()
+    splits = {k: Split(*read_goemotions(k), source=f"shared/data/text/goemotions/{k}.tsv")
+              for k in ("train", "dev", "test")}
+    return TextData(**splits, layout="tsv", ekman_only=False)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args = add_arguments(ap).parse_args(argv)
+    command = " ".join(["python -m emotive.ml.train_text", *(sys.argv[1:] if argv is None else argv)])
+    train(args, goemotions_data(), command)
+
+
+def _say(message):
+    print(message, flush=True)
+
+
+def train(args, data, command, log=_say):
+    """Train on data (a ml.text_data.TextData) with the options of add_arguments; write the
+    weights to args.out and the metrics beside them; return the metrics."""
     t_start = time.time()
     setup_determinism(args.seed, args.threads)
-    check_labels()
-
     words, glove = load_glove()
-    train_texts, train_targets = read_goemotions("train")
-    dev_texts, dev_targets = read_goemotions("dev")
+    train_texts, train_targets = data.train.texts, data.train.targets
+    dev_texts, dev_targets = data.dev.texts, data.dev.targets
     train_tokens = [tokenize(t) for t in train_texts]
-    vocab, ranks, n_seen = build_vocab(train_tokens, words)
+    vocab, ranks, n_seen = build_vocab(train_tokens, words, args.vocab_size)
     index = {w: i for i, w in enumerate(vocab)}
     emb = np.zeros((len(vocab), 50), np.float32)
     emb[1:] = glove[ranks]
@@ -382,47 +475,63 @@ def main(argv=None):
     if args.class_weight_power:
         freq = np.maximum(y.sum(0), 1.0)
         class_weights = (freq.mean() / freq) ** args.class_weight_power
+    group_weights = None
+    if args.group_weight_power:
+        freq = np.maximum(y @ L.ekman_matrix(), 0).sum(0) + 1.0
+        group_weights = (freq.mean() / freq) ** args.group_weight_power
     score = dev_ekman_f1(dev_ids, dev_targets)
-    print(f"vocab {len(vocab)}, train {len(train_ids)}, dev {len(dev_ids)}", flush=True)
+    log(f"vocab {len(vocab)}, train {len(train_ids)}, dev {len(dev_ids)}")
 
+    kinds = (args.member_kinds.split(",") if args.member_kinds
+             else ["bi" if args.bidirectional else "uni"] * args.members)
+    if not set(kinds) <= set(KINDS):
+        raise ValueError(f"--member-kinds: use {' or '.join(KINDS)}, got {args.member_kinds!r}")
     members = []
-    for m_seed in range(args.seed, args.seed + args.members):
+    for i, kind in enumerate(kinds):
+        m_seed = args.seed + i
         runs = {}
         for mode in (["frozen", "tuned"] if args.embeddings == "auto" else [args.embeddings]):
             setup_determinism(m_seed, args.threads)      # each variant starts from the same seed
-            model = TextLSTM(len(vocab), len(L.GOEMOTIONS), pool=args.pool)
+            model = TextLSTM(len(vocab), len(L.GOEMOTIONS), hidden=args.hidden, pool=args.pool,
+                             bidirectional=kind == "bi", word_dropout=args.word_dropout)
             model.embedding.weight.data.copy_(torch.from_numpy(emb))
             model.embedding.weight.requires_grad = mode == "tuned"
             t0 = time.time()
             hist = fit(model, train_ids, y, args.epochs, m_seed, score, patience=args.patience,
                        lr=args.lr, schedule=args.schedule, groups=L.ekman_matrix(),
                        aux_weight=args.aux_weight, class_weights=class_weights,
-                       log=lambda s, m=mode, sd=m_seed: print(f"seed {sd}", m, s, flush=True))
+                       label_smoothing=args.label_smoothing, ema=args.ema,
+                       emb_lr_scale=args.emb_lr_scale, group_weights=group_weights,
+                       log=lambda s, m=mode, sd=m_seed: log(f"seed {sd} {m} {s}"))
             best = max(hist, key=lambda r: r["dev_score"])
             runs[mode] = {"model": model, "history": hist, "best_epoch": best["epoch"],
                           "dev_ekman_macro_f1": best["dev_score"], "seconds": round(time.time() - t0, 1)}
         chosen = max(runs, key=lambda k: runs[k]["dev_ekman_macro_f1"])
-        members.append({"seed": m_seed, "embeddings": chosen, "model": runs[chosen]["model"],
+        members.append({"seed": m_seed, "kind": kind, "embeddings": chosen, "model": runs[chosen]["model"],
                         "dev_ekman_macro_f1": runs[chosen]["dev_ekman_macro_f1"],
                         "variants": {k: {kk: vv for kk, vv in r.items() if kk != "model"}
                                      for k, r in runs.items()}})
     models = [m["model"] for m in members]
     n_trained = 1 + n_seen
     ensemble = vocab_choice = None
-    if args.members > 1:
-        # N = the best dev score of the first 1..members members' mean probabilities.
+    kept = [0]
+    if len(members) > 1:
+        # The members kept: the subset whose mean probabilities score best on dev (ties: fewer).
         dev_gold, ekm = ekman_sets(dev_targets), L.ekman_matrix()
 
         def dev_score(p):
             p = p @ ekm
             return round(macro_f1(dev_gold, p >= choose_thresholds(p, dev_gold)), 4)
         probs = [predict_proba(m, dev_ids) for m in models]
-        ensemble = {n: dev_score(np.mean(probs[:n], 0)) for n in range(1, len(models) + 1)}
-        n_best = max(ensemble, key=lambda n: (ensemble[n], -n))
-        models = models[:n_best]
+        subsets = [c for r in range(1, len(models) + 1) for c in combinations(range(len(models)), r)]
+        ensemble = {",".join(map(str, c)): dev_score(np.mean([probs[i] for i in c], 0)) for c in subsets}
+        best = max(subsets, key=lambda c: (ensemble[",".join(map(str, c))], -len(c)))
+        kept = list(best)
+        models = [models[i] for i in kept]
+    if len(models) > 1:
         # Vocabulary size: the words seen in training always; the GloVe filler (frequency order)
         # trimmed to a candidate size that fits MAX_BYTES, chosen by dev score (ties: larger).
-        lstm_bytes = sum(v.numel() * 4 for k, v in models[0].state_dict().items()
+        lstm_bytes = sum(v.numel() * 4 for m in models for k, v in m.state_dict().items()
                          if k != "embedding.weight")
         fits = ensemble_bytes(vocab, n_trained, len(models), lstm_bytes) <= MAX_BYTES
         largest = int(np.flatnonzero(fits)[-1]) + 1
@@ -435,42 +544,84 @@ def main(argv=None):
             vocab_choice[size] = dev_score(np.mean([predict_proba(m, ids_b) for m in models], 0))
         size = max(vocab_choice, key=lambda b: (vocab_choice[b], b))
         vocab = vocab[:size]
-        print(f"dev by ensemble size {ensemble}; kept {n_best}; dev by vocabulary size "
-              f"{vocab_choice}; kept {size}", flush=True)
+        log(f"dev by members kept {ensemble}; kept {kept}; dev by vocabulary size "
+            f"{vocab_choice}; kept {size}")
     config = {
-        "embedding_dim": 50, "hidden": 128, "layers": 2, "dropout": 0.5, "max_len": MAX_LEN,
+        "embedding_dim": 50, "hidden": args.hidden, "layers": 2,
+        "bidirectional": members[kept[0]]["kind"] == "bi", "dropout": 0.5, "max_len": MAX_LEN,
         "pool": args.pool, "unk_id": 0, "number_token": NUMBER_TOKEN, "n_trained_vocab": n_trained,
         "embeddings": members[0]["embeddings"] if len(models) == 1 else
         "/".join(sorted({m["embeddings"] for m in members[:len(models)]})),
         "train": {
-            "command": " ".join(["python -m emotive.ml.train_text", *(sys.argv[1:] if argv is None else argv)]),
+            "command": command,
             "seed": args.seed, "batch_size": BATCH, "lr": args.lr, "schedule": args.schedule,
             "max_epochs": args.epochs, "patience": args.patience, "threads": args.threads,
             "pool": args.pool, "aux_ekman_weight": args.aux_weight,
-            "class_weight_power": args.class_weight_power, "torch": torch.__version__,
+            "word_dropout": args.word_dropout, "emb_lr_scale": args.emb_lr_scale,
+            "label_smoothing": args.label_smoothing, "ema": args.ema,
+            "class_weight_power": args.class_weight_power,
+            "group_weight_power": args.group_weight_power, "torch": torch.__version__,
             "loss": "soft-target cross-entropy over the 28 labels"
                     + (f" + {args.aux_weight} x cross-entropy of the Ekman-7 group sums of the "
                        "softmax against the grouped soft target" if args.aux_weight else "")
                     + (f"; label weights (mean freq / freq)^{args.class_weight_power}"
                        if args.class_weight_power else ""),
-            "vocab_size": len(vocab), "vocab_seen_in_train": n_seen,
+            "vocab_size": len(vocab), "vocab_seen_in_train": n_seen, "data": data.describe(),
             "selection": "epoch (and embedding mode with --embeddings auto) by dev Ekman-7 macro-F1 "
                          "(per-class thresholds fit on dev)"
-                         + ("; ensemble size (first N of the trained seeds) and vocabulary size "
+                         + ("; the members kept (the subset of the trained ones whose mean "
+                            "probabilities score best) and the vocabulary size "
                             f"(within {MAX_BYTES} bytes) by the same dev score" if ensemble else ""),
             "members": [{kk: vv for kk, vv in m.items() if kk != "model"} for m in members],
-            "dev_by_ensemble_size": ensemble, "dev_by_vocab_size": vocab_choice,
+            "kept_members": kept,
+            "dev_by_members_kept": ensemble, "dev_by_vocab_size": vocab_choice,
             "total_seconds": round(time.time() - t_start, 1),
         },
     }
-    if args.members > 1:
+    if len(models) > 1:
+        config["member_configs"] = [{"bidirectional": members[i]["kind"] == "bi"} for i in kept]
         save_ensemble(args.out, models, vocab, n_trained, config)
     else:
         save(args.out, models[0], vocab, config)
-    print(f"kept {len(models)} member(s) (member dev Ekman macro-F1 "
-          f"{[m['dev_ekman_macro_f1'] for m in members]}, ensemble {ensemble}); "
-          f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {time.time() - t_start:.0f} s")
+    metrics = write_metrics(args.out, data, config, time.time() - t_start)
+    log(f"kept {len(models)} member(s) (member dev Ekman macro-F1 "
+        f"{[m['dev_ekman_macro_f1'] for m in members]}, ensemble {ensemble}); "
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) and {metrics_path(args.out).name} "
+        f"in {time.time() - t_start:.0f} s")
+    return metrics
 
+
+def write_metrics(path, data, config, seconds):
+    """Score the written file with the NumPy classifier (what the add-on runs) on dev and, when
+    there is one, test (thresholds fit on dev); write NAME.metrics.json beside it."""
+    from .metrics import evaluate_split, label_sets
+    from .text_emotion import TextEmotionModel
+
+    model = TextEmotionModel.load(path)
+    train = config["train"]
+
+    def section(split, ref):
+        p, p_ref = model.predict(split.texts), model.predict(ref.texts)
+        out = {"n": len(split), "ekman7": evaluate_split(model.ekman(p_ref), ekman_sets(ref.targets),
+                                                          model.ekman(p), ekman_sets(split.targets), L.EKMAN)}
+        if not data.ekman_only:
+            out["goemotions28"] = evaluate_split(p_ref, label_sets(ref.targets), p,
+                                                 label_sets(split.targets), L.GOEMOTIONS)
+        return out
+
+    metrics = {
+        "weights": path.name, "weights_bytes": path.stat().st_size,
+        "command": train["command"], "seed": train["seed"], "seconds": round(seconds, 1),
+        "architecture": {k: v for k, v in config.items() if k != "train"},
+        "data": data.describe(),
+        "dev": {**section(data.dev, data.dev),
+                "note": "thresholds fit on dev itself (optimistic); dev also chose the epoch"},
+    }
+    if data.test is not None:
+        metrics["test"] = {**section(data.test, data.dev), "note": "per-class thresholds fit on dev"}
+    metrics["training"] = train
+    metrics_path(path).write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 if __name__ == "__main__":
     main()

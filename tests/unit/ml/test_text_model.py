@@ -149,3 +149,56 @@ def test_numpy_matches_torch_meanmax(tmp_path):
     with torch.no_grad():
         expected = predict_proba(net, [m.encode(s) for s in SENTENCES])
     np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("pool", ["last", "meanmax"])
+def test_numpy_matches_torch_bidirectional(tmp_path, pool):
+    """A bidirectional LSTM file (random weights): the NumPy reverse direction reads each
+    sentence backwards within its padded batch, as torch's packed sequences do."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import TextLSTM, load_torch_members, predict_proba, save
+    from emotive.ml.tokenizer import tokenize
+
+    vocab = ["<unk>"] + sorted({w for s in SENTENCES for w in tokenize(s)})
+    torch.manual_seed(1)
+    net = TextLSTM(len(vocab), 28, hidden=32, pool=pool, bidirectional=True)
+    path = tmp_path / "bi.safetensors"
+    save(path, net, vocab, {"hidden": 32, "layers": 2, "max_len": 48, "pool": pool, "bidirectional": True})
+    m = TextEmotionModel.load(path)
+    assert m.directions == 2
+    net.embedding.weight.data = net.embedding.weight.data.half().float()    # as stored
+    ids = [m.encode(s) for s in SENTENCES]
+    with torch.no_grad():
+        expected = predict_proba(net, ids)
+        loaded = predict_proba(load_torch_members(path)[0], ids)
+    np.testing.assert_allclose(loaded, expected, atol=1e-6)
+    np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+    for k in range(len(SENTENCES)):                 # alone = in a batch
+        np.testing.assert_allclose(m.predict(SENTENCES[k:k + 1]), expected[k:k + 1], atol=1e-4)
+
+
+def test_numpy_matches_torch_mixed_ensemble(tmp_path):
+    """An ensemble of a unidirectional and a bidirectional member ("member_configs")."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import TextLSTM, ensemble_proba, load_torch_members, save_ensemble
+    from emotive.ml.tokenizer import tokenize
+
+    vocab = ["<unk>"] + sorted({w for s in SENTENCES for w in tokenize(s)})
+    n_trained = len(vocab) // 2
+    torch.manual_seed(2)
+    nets = [TextLSTM(len(vocab), 28, hidden=32, pool="meanmax", bidirectional=bi) for bi in (False, True)]
+    nets[1].embedding.weight.data[n_trained:] = nets[0].embedding.weight.data[n_trained:]
+    path = tmp_path / "mixed.safetensors"
+    save_ensemble(path, nets, vocab, n_trained, {
+        "hidden": 32, "layers": 2, "max_len": 48, "pool": "meanmax", "n_trained_vocab": n_trained,
+        "member_configs": [{"bidirectional": False}, {"bidirectional": True}]})
+    m = TextEmotionModel.load(path)
+    assert [x.directions for x in m.members] == [1, 2]
+    for net in nets:
+        net.embedding.weight.data = net.embedding.weight.data.half().float()    # as stored
+    ids = [m.encode(s) for s in SENTENCES]
+    with torch.no_grad():
+        expected = ensemble_proba(nets, ids)
+        loaded = ensemble_proba(load_torch_members(path), ids)
+    np.testing.assert_allclose(loaded, expected, atol=1e-6)
+    np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
