@@ -62,3 +62,26 @@ def test_a_binary_file_is_refused(tmp_path):
         formats.read(path)
     with pytest.raises(FormatError, match="not a text file|longer than|lacks|not a number|Timecode"):
         formats.read(path, format="livelink")
+
+
+def _synthetic(name, tmp_path, cap):
+    writers = {
+        "openpose": lambda: cap.write_openpose(tmp_path / "op", {i: [cap.face70(seed=i)] for i in range(3)}),
+        "livelink": lambda: cap.write_livelink(tmp_path / "take.csv"),
+        "openface": lambda: cap.write_openface(tmp_path / "of.csv"),
+        "mediapipe": lambda: (tmp_path / "mp.json").write_text(json.dumps([np.full((478, 3), 0.5).tolist()] * 3))
+        and tmp_path / "mp.json",
+    }
+    if name not in writers:
+        pytest.fail(f"reader '{name}' has no synthetic file here: add a writer to tests/unit/rigs/formats/"
+                    "conftest.py and its variants to a test_<name>_reader.py")
+    return writers[name]()
+
+
+@pytest.mark.parametrize("reader", formats.READERS, ids=lambda r: r.NAME)
+def test_every_reader_has_a_synthetic_file_that_detects_and_reads(reader, tmp_path, cap):
+    path = _synthetic(reader.NAME, tmp_path, cap)
+    assert formats.detect(path) is reader
+    track = formats.read(path, fps=30) if reader.NAME in ("openpose", "mediapipe") else formats.read(path)
+    assert track.format == reader.NAME and track.n_frames >= 3 and track.valid.any()
+    assert track is track.check()
