@@ -92,20 +92,27 @@ def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subt
                                               f"({', '.join(lacking[:4])}{'...' if len(lacking) > 4 else ''})")
             extra = [names.index(h) if h in names else -1 for h in _HEAD + _EYES[0] + _EYES[1]]
             value_cols = np.concatenate([arkit_cols, extra])
+            data_idx = [i for i in range(len(names)) if i not in (t_col, count_col)]
             for frame, row in enumerate(reader):
                 if not row or not any(cell.strip() for cell in row):
                     continue
                 check_frames(path, frame + 1, frame, max_frames)
                 times.append(_seconds(row[t_col], path, frame, timecode_fps))
-                rest = [cell for i, cell in enumerate(row) if i not in (t_col, count_col) and cell.strip()]
-                if not rest or len(row) <= 2:   # tracking lost: a timecode and a zero count
+                if not any(row[i].strip() for i in data_idx if i < len(row)):   # tracking lost: a timecode, a zero
                     rows.append(None)
                     valid.append(False)
                     continue
                 if len(row) != len(header):
                     raise FormatError(path, frame, f"{len(row)} fields where the header has {len(header)}")
-                rows.append(np.array([to_float(row[c], path, frame, header[c].strip()) if c >= 0 else 0.0
-                                      for c in value_cols], dtype=np.float32))
+                try:   # the fast path; per cell only to say which one is bad
+                    r = np.array([row[c] if c >= 0 else "0" for c in value_cols], dtype=np.float32)
+                    ok = bool(np.isfinite(r).all())
+                except ValueError:
+                    ok = False
+                if not ok:
+                    r = np.array([to_float(row[c], path, frame, header[c].strip()) if c >= 0 else 0.0
+                                  for c in value_cols], dtype=np.float32)
+                rows.append(r)
                 valid.append(True)
     except UnicodeDecodeError:
         raise FormatError(path, None, "not a text file") from None

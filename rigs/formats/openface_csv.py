@@ -11,7 +11,7 @@ presences `AUxx_c`. Rows with success 0 become invalid frames; missing frame num
 Landmarks are the 3-D ones when the file has them (coords "metres"), else the 2-D (pixels); the
 `landmarks` option ("2d", "3d") chooses. Confidence is OpenFace's per-frame value for every point.
 head_rotation is (yaw, pitch, roll) = (pose_Ry, pose_Rx, pose_Rz); eye_rotation (left, right) x (yaw,
-pitch, 0) from the gaze vectors. AUs, gaze angles and p_* are in `curves`.
+pitch, 0) from the gaze vectors. AUs and gaze angles are in `curves` (the PDM p_* columns are skipped).
 Streamed a row at a time (bounded lines). Options: landmarks, face_id (default: the first seen), fps
 (overrides the rate derived from the timestamps), max_frames.
 """
@@ -77,7 +77,7 @@ def read(path, *, landmarks: str = "auto", face_id=None, fps: float | None = Non
                 raise FormatError(path, None, f"no {mode.upper()} landmark columns in the file")
             axes = "XYZ" if mode == "3d" else "xy"
             lm_cols = [col[f"{a}_{i}"] for i in range(N_POINTS) for a in axes] if mode else []
-            extra_names = [h for h in names if h.startswith(("AU", "gaze_", "p_")) or h in
+            extra_names = [h for h in names if h.startswith(("AU", "gaze_")) or h in
                            ("pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz", "confidence",
                             "success")]
             extra_cols = [col[h] for h in extra_names]
@@ -98,7 +98,7 @@ def read(path, *, landmarks: str = "auto", face_id=None, fps: float | None = Non
                         continue
                 check_frames(path, len(rows) + 1, frame, max_frames)
                 values = [to_float(cells[c], path, frame, names[c]) for c in lm_cols + extra_cols]
-                rows.append(np.asarray(values, dtype=np.float64))
+                rows.append(np.asarray(values, dtype=np.float32))   # ~1 kB a row: 216k rows stay in RAM
                 numbers.append(frame)
                 if "timestamp" in col:
                     stamps.append(to_float(cells[col["timestamp"]], path, frame, "timestamp"))
@@ -156,7 +156,7 @@ def read(path, *, landmarks: str = "auto", face_id=None, fps: float | None = Non
             gx, gy, gz = (extra[f"gaze_{e}_{a}"] for a in "xyz")
             eye_rotation[:, side, 0] = np.arctan2(gx, -gz)
             eye_rotation[:, side, 1] = np.arctan2(gy, -gz)
-    curves = {h: v for h, v in extra.items() if h.startswith(("AU", "gaze_angle", "p_"))}
+    curves = {h: v for h, v in extra.items() if h.startswith(("AU", "gaze_angle"))}
     runs = missing_runs(valid, grid)
     if runs:
         warnings.append(f"no face in {int((~valid).sum())} of {n} frames: {describe_runs(runs)}")
