@@ -219,7 +219,7 @@ class CleanCapture:
     """A capture on a uniform time base: points (F, 70, 3) on the default head (its space, metres,
     head motion removed) or None; head_rotation (F, 3) yaw/pitch/roll radians (the convention in the
     module docstring for landmark captures; the file's own for ARKit-only ones) and head_matrix
-    (F, 3, 3) or None; arkit (F, 52) or None; eye_rotation (F, 2, 3) or None; filled (F,) True where
+    (F, 3, 3) (landmark captures only: a file's own angles follow its own convention) or None; arkit (F, 52) or None; eye_rotation (F, 2, 3) or None; filled (F,) True where
     the frame was a gap; warnings (the reader's first)."""
 
     fps: float
@@ -380,5 +380,5 @@ def clean(track, *, fps: float | None = None, min_confidence: float = 0.3, max_g
     head = series.get("head")
     return CleanCapture(
         fps=rate, times=times, points=series.get("points"), head_rotation=head,
-        head_matrix=None if head is None else euler_to_matrix(head), scale=series.get("scale"),
+        head_matrix=None if head is None or points is None else euler_to_matrix(head), scale=series.get("scale"),
         arkit=series.get("arkit"), eye_rotation=series.get("eyes"), filled=filled > 0.5, warnings=warnings)

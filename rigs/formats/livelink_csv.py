@@ -3,9 +3,11 @@
 Header `Timecode, BlendShapeCount (or BlendshapeCount), EyeBlinkLeft, ..., TongueOut, HeadYaw,
 HeadPitch, HeadRoll, LeftEyeYaw, ..., RightEyeRoll`; names are matched to rigs.arkit.ARKIT_NAMES
 case-insensitively, in whatever column order. Timecode is `HH:MM:SS:FF.fff` on a 60 fps base
-(`timecode_fps`), FF the frame and .fff its fraction; the app writes a row every frame or every
-second frame, so the rate is derived from the timecodes (60 or 30 rows/s). Tracking-lost rows hold
-only a timecode and a zero: they become invalid frames. `*_cal.csv` files hold neutral-subtracted
+(`timecode_fps`), FF the frame and .fff its fraction. The app writes a row every 1.001 or 2.002
+timecode frames (59.94 or 29.97 rows/s; the fraction carries the drift): the rate is derived from
+the median step and snapped to a whole number within 1 % (60, 30), each row is a frame, and a
+longer step leaves missing frames (invalid). Tracking-lost rows hold only a timecode and a zero:
+they become invalid frames too. `*_cal.csv` files hold neutral-subtracted
 values (negative ones included): `neutral_subtracted` is set and the values are kept as written.
 Head and eye rotations are kept as written (the app writes radians); all-zero head columns (head
 rotation not recorded) give head_rotation None.
@@ -25,8 +27,7 @@ import numpy as np
 
 from ...errors import FormatError
 from ..arkit import ARKIT_NAMES
-from .track import (MAX_FRAMES, CaptureTrack, bounded_lines, check_frames, describe_runs, fps_from_times,
-                    missing_runs, to_float)
+from .track import MAX_FRAMES, CaptureTrack, bounded_lines, check_frames, describe_runs, missing_runs, to_float
 
 NAME = "livelink"
 SUFFIXES = (".csv",)
@@ -129,16 +130,30 @@ def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subt
     if len(back):
         raise FormatError(path, int(back[0]) + 1, "the timecode does not advance (rows out of order, or the "
                                                   "recording crosses midnight)")
-    # The rate from whole timecode frames (the .fff fraction jitters): 60 fps base / the usual step.
-    whole = np.floor(t * timecode_fps + 1e-6)
-    steps = np.diff(whole)
-    steps = steps[steps > 0]
-    rate = float(fps) if fps is not None else (timecode_fps / float(np.median(steps)) if len(steps)
-                                                else fps_from_times(t, path))
+    # The app's rows step by 1.001 timecode frames (59.94 rows/s on a 60 fps base; the .fff part
+    # carries the drift), or twice that. Each row is a frame at the median step; the rate is snapped
+    # to a whole number within 1 %; a step of two or more is a missing frame (a gap).
+    step = float(np.median(np.diff(t))) if n > 1 else 1.0 / timecode_fps
+    if fps is not None:
+        rate = float(fps)
+    elif n > 1:
+        rate = 1.0 / step
+        rate = float(round(rate)) if abs(rate - round(rate)) <= 0.01 * round(rate) else rate
+    else:
+        rate = float(timecode_fps)
+    index = np.rint((t - t[0]) / step).astype(np.int64)
+    if np.any(np.diff(index) <= 0):
+        raise FormatError(path, int(np.flatnonzero(np.diff(index) <= 0)[0]) + 1,
+                          "two rows fall on the same frame (an uneven timecode)")
+    n_rows, n = n, int(index[-1]) + 1
+    check_frames(path, n, n_rows - 1, max_frames)
     values = np.full((n, 52 + 9), np.nan, dtype=np.float32)
-    for i, r in enumerate(rows):
+    row_valid, valid = valid, np.zeros(n, dtype=bool)
+    for i, r in zip(index, rows):
         if r is not None:
             values[i] = r
+    valid[index] = row_valid
+    skipped = n - n_rows
     if neutral_subtracted is None:
         neutral_subtracted = os.path.splitext(os.path.basename(path))[0].lower().endswith("_cal")
     arkit = values[:, :52]
@@ -159,10 +174,11 @@ def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subt
         eye_rotation = values[:, 55:61].astype(np.float64).reshape(n, 2, 3)
     runs = missing_runs(valid, np.arange(n))
     if runs:
-        warnings.append(f"tracking lost in {int((~valid).sum())} of {n} rows: {describe_runs(runs)}")
+        warnings.append(f"tracking lost in {int((~valid).sum())} of {n} frames"
+                        f"{f' ({skipped} with no row)' if skipped else ''}: {describe_runs(runs)}")
     if abs(rate - timecode_fps) > 0.5 and abs(rate - timecode_fps / 2) > 0.5:
         warnings.append(f"rows arrive at {rate:.2f}/s, neither {timecode_fps} nor {timecode_fps // 2}")
     return CaptureTrack(
-        format=NAME, path=path, fps=rate, times=t - t[0], valid=valid, arkit=arkit,
+        format=NAME, path=path, fps=rate, times=np.arange(n) / rate, valid=valid, arkit=arkit,
         neutral_subtracted=bool(neutral_subtracted), head_rotation=head_rotation, eye_rotation=eye_rotation,
-        frame_numbers=np.rint((t - t[0]) * rate).astype(np.int64), warnings=warnings).check()
+        frame_numbers=np.arange(n), warnings=warnings).check()

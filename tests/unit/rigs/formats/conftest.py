@@ -60,9 +60,13 @@ def livelink_header(count="BlendShapeCount", case=str) -> list[str]:
 
 
 def timecode(frame60: int, start=(1, 2, 3)) -> str:
+    """The timecode of a row `frame60` 60 fps frames in, as the app writes it: rows step 1.001
+    timecode frames, so the .fff fraction drifts and now and then carries into FF."""
     h, m, s = start
-    s_total = h * 3600 + m * 60 + s + frame60 // 60
-    return f"{s_total // 3600:02d}:{s_total // 60 % 60:02d}:{s_total % 60:02d}:{frame60 % 60:02d}.{frame60 * 37 % 1000:03d}"
+    millis = round((frame60 * 1.001 + 0.867) * 1000)
+    whole = millis // 1000
+    s_total = h * 3600 + m * 60 + s + whole // 60
+    return f"{s_total // 3600:02d}:{s_total // 60 % 60:02d}:{s_total % 60:02d}:{whole % 60:02d}.{millis % 1000:03d}"
 
 
 def write_livelink(path: Path, n=20, step=1, lost=(), count="BlendShapeCount", case=str, values=None,

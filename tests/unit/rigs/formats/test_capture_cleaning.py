@@ -193,3 +193,10 @@ def test_real_livelink_sample_cleans(livelink_sample):
     clean = cc.clean(formats.read(livelink_sample))
     assert clean.arkit.shape == (328, 52) and clean.fps == 60 and clean.head_rotation is None
     assert clean.eye_rotation.shape == (328, 2, 3)
+
+
+def test_arkit_track_keeps_the_files_head_angles(tmp_path, cap):
+    head = np.tile([0.1, -0.2, 0.05], (20, 1))
+    clean = cc.clean(formats.read(cap.write_livelink(tmp_path / "take.csv", head=head)), smoothing=0.5)
+    np.testing.assert_allclose(clean.head_rotation, head, atol=1e-6)   # a constant survives smoothing
+    assert clean.head_matrix is None   # the app's convention is not this module's

@@ -47,6 +47,22 @@ def test_tracking_lost_rows_are_invalid_frames(tmp_path, cap):
     assert any("tracking lost" in w and "3-4" in w for w in track.warnings)
 
 
+def test_a_missing_row_is_a_missing_frame(tmp_path, cap):
+    path = cap.write_livelink(tmp_path / "take.csv", n=20, step=2)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:6] + lines[8:]) + "\n")   # rows 5 and 6 dropped
+    track = formats.read(path)
+    assert track.fps == 30 and track.n_frames == 20 and (~track.valid).nonzero()[0].tolist() == [5, 6]
+    np.testing.assert_allclose(track.arkit[7], np.linspace(0, 1, 52) * 2 / 4, atol=1e-6)
+    assert any("2 with no row" in w for w in track.warnings)
+
+
+def test_long_takes_keep_one_frame_per_row(tmp_path, cap):
+    """The fraction drifts a thousandth of a frame per row: 2,000 rows are still 2,000 frames."""
+    track = formats.read(cap.write_livelink(tmp_path / "take.csv", n=2000))
+    assert track.n_frames == 2000 and track.valid.all() and track.fps == 60
+
+
 def test_cal_files_are_neutral_subtracted(tmp_path, cap):
     values = np.tile(np.linspace(-0.3, 0.7, 52), (20, 1))
     track = formats.read(cap.write_livelink(tmp_path / "take_cal.csv", values=values))
