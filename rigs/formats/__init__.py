@@ -42,9 +42,10 @@ def detect(path, format: str | None = None):
         reader = FORMATS.get(format.lower())
         if reader is None:
             raise FormatError(path, None, f"unknown format '{format}'; known: {', '.join(FORMATS)}")
-        return reader
     if not os.path.exists(path):
         raise FormatError(path, None, "no such file or folder")
+    if format:
+        return reader
     name = path.lower()
     hinted = sorted(READERS, key=lambda r: not any(name.endswith(s) for s in r.SUFFIXES))
     for reader in hinted:

@@ -373,11 +373,13 @@ def read(path, *, fps: float | None = None, coords: str | None = None, image_siz
             if m is not None:
                 head_rotation[i] = m[:3, :3]
                 head_translation[i] = m[:3, 3] / 100.0   # MediaPipe's face geometry is in centimetres
+    # [x, y] points (or z written as 0 throughout): a 2-D dump, to be lifted like OpenPose's.
+    dims = 2 if np.all(landmarks[valid][..., 2] == 0) else 3
     runs = missing_runs(valid, np.arange(n))
     if runs:
         warnings.append(f"no face in {int((~valid).sum())} of {n} frames: {describe_runs(runs)}")
     return CaptureTrack(
         format=NAME, path=path, fps=rate, times=t, valid=valid, landmarks=landmarks,
-        landmark_set=f"mediapipe{n_points}", dims=3, coords=unit, confidence=None, image_size=sizes.size,
+        landmark_set=f"mediapipe{n_points}", dims=dims, coords=unit, confidence=None, image_size=sizes.size,
         arkit=arkit, head_rotation=head_rotation, head_translation=head_translation,
         frame_numbers=np.arange(n), warnings=warnings).check()

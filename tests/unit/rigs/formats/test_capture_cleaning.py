@@ -200,3 +200,19 @@ def test_arkit_track_keeps_the_files_head_angles(tmp_path, cap):
     clean = cc.clean(formats.read(cap.write_livelink(tmp_path / "take.csv", head=head)), smoothing=0.5)
     np.testing.assert_allclose(clean.head_rotation, head, atol=1e-6)   # a constant survives smoothing
     assert clean.head_matrix is None   # the app's convention is not this module's
+
+
+def test_landmark_sets_to_the_canonical_70():
+    from emotive.rigs.landmarks import MEDIAPIPE_TO_CANONICAL, MEDIAPIPE_TO_IBUG68
+
+    rng = np.random.default_rng(0)
+    mp = rng.random((2, 478, 3))
+    out, _ = cc.to_canonical70(mp, "mediapipe478")
+    np.testing.assert_array_equal(out, mp[:, MEDIAPIPE_TO_CANONICAL])
+    out, conf = cc.to_canonical70(mp[:, :468], "mediapipe468", np.ones((2, 468)))
+    np.testing.assert_array_equal(out[:, :68], mp[:, MEDIAPIPE_TO_IBUG68])
+    np.testing.assert_allclose(out[:, 68], mp[:, MEDIAPIPE_TO_IBUG68[36:42]].mean(axis=1))   # right pupil
+    assert conf.shape == (2, 70)
+    ibug = rng.random((1, 68, 3))
+    out, _ = cc.to_canonical70(ibug, "ibug68")
+    np.testing.assert_allclose(out[0, 69], ibug[0, 42:48].mean(axis=0))

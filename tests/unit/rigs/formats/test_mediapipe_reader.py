@@ -101,6 +101,13 @@ def test_old_tfjs_scaled_mesh_and_the_coords_option(tmp_path):
     assert formats.read(path, fps=30, coords="normalized").coords == "normalised"   # the option wins
 
 
+def test_2d_points_make_a_2d_track(tmp_path):
+    frames = [points(seed=i)[:, :2].tolist() for i in range(3)]
+    track = formats.read(write(tmp_path / "flat.json", frames), fps=30, coords="pixels")
+    assert track.dims == 2 and np.all(track.landmarks[..., 2] == 0)
+    assert formats.read(write(tmp_path / "deep.json", [points().tolist()]), fps=30).dims == 3
+
+
 def test_json_lines_are_streamed(tmp_path):
     path = tmp_path / "frames.jsonl"
     path.write_text("\n".join(json.dumps({"landmarks": points(seed=i).tolist()}) for i in range(6)) + "\n")

@@ -51,8 +51,9 @@ def test_format_by_name(tmp_path, cap):
     assert formats.detect(path, "LiveLink") is livelink_csv
     with pytest.raises(FormatError, match="unknown format 'fbx'.*openpose"):
         formats.detect(path, "fbx")
-    with pytest.raises(FormatError, match="no such file"):
-        formats.detect(tmp_path / "nothing.csv")
+    for fmt in (None, "livelink"):
+        with pytest.raises(FormatError, match="no such file"):
+            formats.read(tmp_path / "nothing.csv", format=fmt)
 
 
 def test_a_binary_file_is_refused(tmp_path):
