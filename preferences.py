@@ -8,7 +8,8 @@ class EmotivePreferences(bpy.types.AddonPreferences):
 
     text_model_path: bpy.props.StringProperty(
         name="Text Emotion Model",
-        description="A .safetensors text-emotion model trained with `make train-text`; "
+        description="A .safetensors text-emotion model trained on your own lines with "
+                    "`python -m emotive train-text --data DIR` (or `make train-text`); "
                     "empty uses the model shipped with Emotive",
         subtype='FILE_PATH',
     )

@@ -120,6 +120,11 @@ class TextEmotionModel:
         self.hidden, self.layers, self.directions, self.pool = \
             first.hidden, first.layers, first.directions, first.pool
         self.embedding = self.members[0].embedding
+        # Members that can share one time loop (same width and depth; usually all of them).
+        same = len({(m.hidden, m.layers) for m in self.members}) == 1
+        self._groups = [self.members] if same else [[m] for m in self.members]
+        self._w_hh = ([np.concatenate([m.w_hh[k] for m in self.members]) for k in range(self.layers)]
+                      if same else None)
         self._ekman = L.ekman_matrix()
 
     @classmethod
@@ -159,10 +164,12 @@ class TextEmotionModel:
             ids.extend(lookup(t, self.index) or [0])
         return ids[:self.max_len] or [0]
 
-    def _forward(self, m: _Member, ids: list[list[int]]) -> np.ndarray:
-        """Member m's logits for id lists sorted longest first."""
+    def _forward(self, members: list[_Member], ids: list[list[int]]) -> list[np.ndarray]:
+        """The members' logits for id lists sorted longest first. Members of one width and depth
+        run together: every (member, direction) is one slice of the same time loop, so an
+        ensemble costs about as many Python steps as one LSTM."""
         lengths = np.array([len(x) for x in ids])
-        T, B, H, D = int(lengths[0]), len(ids), m.hidden, m.directions
+        T, B, H = int(lengths[0]), len(ids), members[0].hidden
         x = np.zeros((T, B), np.int64)
         for r, seq in enumerate(ids):
             x[:len(seq), r] = seq
@@ -171,27 +178,39 @@ class TextEmotionModel:
         # Time index of each row read backwards (padding stays in place): reverse direction.
         rev = np.where(inside, lengths[None, :] - 1 - np.arange(T)[:, None], np.arange(T)[:, None])
         cols = np.arange(B)[None, :]
-        inp = m.embedding[x].astype(np.float32)                    # (T, B, In)
-        for k in range(m.layers):
-            flat = inp.reshape(T * B, -1)
-            xp = np.stack([(_mm(flat, m.w_ih[k][d]) + m.b[k][d]).reshape(T, B, -1) for d in range(D)])
-            if D == 2:
-                xp[1] = xp[1][rev, cols]
-            last = k == m.layers - 1
-            out = None if last and m.pool == "last" else np.zeros((D, T, B, H), np.float32)
-            h = _lstm(xp, active, m.w_hh[k], H, out)
+        inps = [m.embedding[x].astype(np.float32) for m in members]        # (T, B, In) each
+        slices = np.cumsum([0] + [m.directions for m in members])
+        layers = members[0].layers
+        for k in range(layers):
+            xp = []
+            for m, inp in zip(members, inps):
+                flat = inp.reshape(T * B, -1)
+                for d in range(m.directions):
+                    xd = (_mm(flat, m.w_ih[k][d]) + m.b[k][d]).reshape(T, B, -1)
+                    xp.append(xd[rev, cols] if d == 1 else xd)
+            w_hh = self._w_hh[k] if len(members) == len(self.members) else \
+                np.concatenate([m.w_hh[k] for m in members])
+            last = k == layers - 1
+            keep = not last or any(m.pool == "meanmax" for m in members)
+            out = np.zeros((len(xp), T, B, H), np.float32) if keep else None
+            h = _lstm(np.stack(xp), active, w_hh, H, out)
             if out is not None:
-                if D == 2:
-                    out[1] = out[1][rev, cols]                     # back in reading order
-                inp = np.concatenate(list(out), -1)                 # (T, B, D*H), padding 0
-        if m.pool == "meanmax":
-            # Padded steps stay 0 (they are never written): the sum is the masked sum.
-            mean = inp.sum(0) / lengths[:, None].astype(np.float32)
-            peak = np.where(inside[:, :, None], inp, -np.inf).max(0)
-            feats = np.concatenate([mean, peak], 1)
-        else:
-            feats = np.concatenate(list(h), 1)                      # [forward ; reverse]
-        return _mm(feats, m.fc_w) + m.fc_b
+                for m, s0 in zip(members, slices):
+                    if m.directions == 2:
+                        out[s0 + 1] = out[s0 + 1][rev, cols]        # back in reading order
+                inps = [np.concatenate(list(out[s0:s0 + m.directions]), -1)   # (T, B, D*H), padding 0
+                        for m, s0 in zip(members, slices)]
+        logits = []
+        for m, s0, inp in zip(members, slices, inps):
+            if m.pool == "meanmax":
+                # Padded steps stay 0 (they are never written): the sum is the masked sum.
+                mean = inp.sum(0) / lengths[:, None].astype(np.float32)
+                peak = np.where(inside[:, :, None], inp, -np.inf).max(0)
+                feats = np.concatenate([mean, peak], 1)
+            else:
+                feats = np.concatenate(list(h[s0:s0 + m.directions]), 1)   # [forward ; reverse]
+            logits.append(_mm(feats, m.fc_w) + m.fc_b)
+        return logits
 
     def predict(self, sentences: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(N, 28) float32 probabilities over self.labels; rows sum to 1."""
@@ -202,10 +221,10 @@ class TextEmotionModel:
             chunk = order[k:k + batch_size]
             batch = [ids[i] for i in chunk]
             p = 0.0
-            for m in self.members:                     # ensemble: mean of the members' softmax
-                logits = self._forward(m, batch)
-                e = np.exp(logits - logits.max(1, keepdims=True))
-                p = p + e / e.sum(1, keepdims=True)
+            for group in self._groups:                 # ensemble: mean of the members' softmax
+                for logits in self._forward(group, batch):
+                    e = np.exp(logits - logits.max(1, keepdims=True))
+                    p = p + e / e.sum(1, keepdims=True)
             out[chunk] = p / len(self.members)
         return out
 
