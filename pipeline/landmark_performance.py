@@ -31,6 +31,16 @@ TAPER = 0.15         # s: a segment's take fades in/out at its window's edges (n
 # explaining that noise with large opposing weights.
 REGULARISATION = 1e-2
 VOCABULARY = 0.05    # a key belongs to an expression above this share of its strongest key
+# Apex calibration (issue 9): a plainly emotional line (strength 1) peaks at APEX of its FACS
+# expression, measured as the projection of the landmark motion onto that expression's landmark
+# pattern; the apex is reached ATTACK_SHARE into the segment (at most ATTACK_MAX s after it
+# starts), held to its end, then released. The generator's own expression shape and its small
+# motions are kept; only its strength and its slow build are replaced.
+APEX = 0.9
+ATTACK_SHARE = 0.3
+ATTACK_MAX = 0.6     # s
+DRIFT_S = 1.0        # s: the generator's motion slower than this is its drift, not kept
+GAIN_LIMITS = (0.5, 4.0)  # the generator's apex is scaled by at most this much either way
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,6 +55,54 @@ def vocabulary(probs) -> np.ndarray:
     unconstrained solve would turn into, say, a half-smile on an angry face."""
     w = expression_weights(probs)
     return w > VOCABULARY * max(float(w.max()), 1e-6)
+
+
+def _smoothstep(u):
+    u = np.clip(u, 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def envelope(n: int, lo: int, start: int, end: int, fps: float) -> np.ndarray:
+    """(n,) 0..1 over a segment's window [lo, lo + n): builds from the window's start to the
+    apex (ATTACK_SHARE into the segment [start, end], at most ATTACK_MAX s after start), holds
+    to the segment's end, releases to 0 at the window's end (frames are absolute)."""
+    t = np.arange(lo, lo + n, dtype=np.float64)
+    apex = start + min(ATTACK_SHARE * (end - start), ATTACK_MAX * fps)
+    rise = _smoothstep((t - lo) / max(apex - lo, 1.0))
+    fall = 1.0 - _smoothstep((t - end) / max(lo + n - 1 - end, 1.0))
+    return np.minimum(rise, fall)
+
+
+def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over axis 0, the ends padded with the edge values."""
+    pad = np.concatenate([np.repeat(x[:1], width // 2, 0), x, np.repeat(x[-1:], width - 1 - width // 2, 0)])
+    c = np.cumsum(np.concatenate([np.zeros_like(x[:1]), pad]), axis=0, dtype=np.float64)
+    return ((c[width:] - c[:-width]) / width).astype(x.dtype)
+
+
+def calibrate(take: np.ndarray, pattern: np.ndarray, env: np.ndarray, level: float,
+              fps: float = 30.0) -> np.ndarray:
+    """Reshape a generated take (T, 70, 3) so that its expression follows `env` and its apex
+    projects onto `pattern` (the segment's FACS expression in landmarks, (70, 3)) at `level`.
+
+    The take is split into its own apex shape Q (the mean of the frames within 10 % of its
+    strongest, along the pattern) times a per-frame amount, plus what is left (the small
+    motions the generator adds around it, less their part along the pattern); Q's amount is
+    replaced by env and the whole is scaled."""
+    pp = float((pattern * pattern).sum())
+    along = np.einsum("tld,ld->t", take, pattern) / max(pp, 1e-18)
+    if along.max() <= 1e-6:  # the generator made nothing along the expression: leave it be
+        return take
+    q = take[along >= 0.9 * along.max()].mean(axis=0)
+    qq = float((q * q).sum())
+    amount = np.einsum("tld,ld->t", take, q) / max(qq, 1e-18)
+    rest = take - amount[:, None, None] * q
+    # ... less its slow part (a drift over the hold would move the apex) and its part along
+    # the pattern, so the expression's strength follows env alone
+    rest -= _moving_average(rest, max(1, round(DRIFT_S * fps)))
+    rest -= (np.einsum("tld,ld->t", rest, pattern) / max(pp, 1e-18))[:, None, None] * pattern
+    gain = np.clip(level / max(float((q * pattern).sum()) / pp, 1e-6), *GAIN_LIMITS)
+    return (gain * (env[:, None, None] * q + rest)).astype(np.float32)
 
 
 def _taper(n: int, fps: float) -> np.ndarray:
@@ -74,9 +132,10 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
     if not math.isfinite(intensity) or intensity < 0:
         raise ValueError(f"intensity must be a finite number >= 0, got {intensity}")
     model = load_expression_model(model_path)
-    neutral, _ = default_head_rig()
+    neutral, signatures = default_head_rig()
     n_frames = math.ceil(float(timeline.duration) * fps - 1e-9) + 1
     offsets = np.zeros((n_frames, *neutral.shape), dtype=np.float32)
+    prior = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=np.float32)  # the solve's pull (see solve)
 
     segments = timeline.segments
     # The model is conditioned on how sure the text is (confidence strength, 0..1); the user's
@@ -99,7 +158,15 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
                                     [hi - lo + 1 for _, lo, hi in part], neutral,
                                     [(seed * 1_000_003 + i) % 2**32 for i, _, _ in part])
         for (i, lo, hi), take in zip(part, takes):
-            offsets[lo:hi + 1] += take * (intensity * _taper(hi - lo + 1, fps))[:, None, None]
+            seg = segments[i]
+            shape = expression_weights(seg.probs)
+            shape = shape / max(float(shape.max()), 1e-6)  # the expression at full strength
+            level = APEX * float(confidence[i])
+            env = envelope(hi - lo + 1, lo, round(seg.start * fps), round(seg.end * fps), fps)
+            take = calibrate(take, np.einsum("k,kld->ld", shape, signatures), env, level, fps)
+            fade = intensity * _taper(hi - lo + 1, fps)
+            offsets[lo:hi + 1] += take * fade[:, None, None]
+            prior[lo:hi + 1] += (level * env * fade)[:, None] * shape
         yield 0.6 * min(b + batch, len(windows)) / len(windows)
 
     weights = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=np.float32)
@@ -115,7 +182,8 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
             rows = np.flatnonzero((which.ravel() == g) & moving)
             keys = np.flatnonzero(masks[rows[0]]) if rows.size else []
             if len(keys):
-                weights[np.ix_(start + rows, keys)] = _solver(masks[rows[0]].tobytes()).solve(chunk[rows])
+                weights[np.ix_(start + rows, keys)] = _solver(masks[rows[0]].tobytes()).solve(
+                    chunk[rows], prior=prior[np.ix_(start + rows, keys)])
         yield 0.6 + 0.4 * stop / n_frames
 
     add_life(weights, np.random.default_rng(int(seed)), fps)

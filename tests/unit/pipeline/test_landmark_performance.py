@@ -93,3 +93,33 @@ def test_rig_is_the_default_heads():
 def test_bad_intensity(bad):
     with pytest.raises(ValueError, match="intensity"):
         landmark_performance(JOY, intensity=bad)
+
+
+# Issue 9: label -> its Ekman group, for plainly emotional 2 s segments.
+PLAIN = {"joy": "joy", "anger": "anger", "sadness": "sadness", "fear": "fear", "surprise": "surprise",
+         "disgust": "disgust"}
+
+
+@pytest.mark.parametrize("emotion", list(PLAIN))
+def test_plain_line_reaches_its_prototype_early_holds_and_releases(emotion):
+    from emotive.rigs.facs import ekman_expression
+
+    fps, start, end = 30, 0.5, 2.5
+    perf = landmark_performance(timeline((emotion, start, end, PLAIN[emotion])), fps=fps, seed=3)
+    proto = ekman_expression(emotion)
+    level = perf.weights @ proto / float(proto @ proto)
+    s, e = round(start * fps), round(end * fps)
+    apex = s + int(np.argmax(level[s:e + 1] >= 0.95 * level[s:e + 1].max()))
+    assert level[s:e + 1].max() >= 0.7, level.max()
+    assert apex - s <= 0.5 * (e - s), (apex - s) / (e - s)
+    assert level[e] >= 0.7 * level[s:e + 1].max()              # held to the end of the line
+    assert level[-1] < 0.05 and level[max(0, s - 10)] < 0.05   # built from and released to rest
+
+
+def test_intensity_slider_is_linear_on_the_apex():
+    from emotive.rigs.facs import ekman_expression
+
+    proto = ekman_expression("anger")
+    apex = [float((landmark_performance(ANGER, intensity=i, seed=2).weights @ proto).max())
+            for i in (0.25, 0.5)]
+    assert apex[1] == pytest.approx(2 * apex[0], rel=0.1)
