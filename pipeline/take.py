@@ -49,6 +49,7 @@ class Take:
     warnings: list[str] = field(default_factory=list)
     seed: int = 0                            # of blinks and idle drift
     source: str = ""                         # the SOURCES entry that made it
+    synthetic_life: bool = True              # landmark motion gets blinks and idle drift (a capture has its own)
     _life: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -81,7 +82,7 @@ class Take:
             raise EmotiveError("this take kept no landmark motion: run it with keep_landmarks=True "
                                "and the generated (landmark) motion")
         part = self.landmarks[start:stop]
-        if not life:
+        if not life or not self.synthetic_life:
             return part
         if self._life is None:
             self._life = life_weights(self.n_frames, self.fps, self.seed)

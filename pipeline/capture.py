@@ -1,0 +1,117 @@
+"""The capture source: a face-capture file -> cleaned motion -> Take (bpy-free).
+
+A reader of rigs/formats (detected by content) reads the file as it is; rigs/capture_cleaning
+removes the head's rigid motion, normalises scale, fills gaps and smooths; the result becomes a
+Take in the default head's space, so every target keys it as it keys a text take:
+- a landmark capture (OpenPose, MediaPipe, OpenFace) gives `landmarks`; its ARKit weights are
+  solved from them against the default head's key signatures (rigs/retarget.py), unless the file
+  carries its own blendshape scores (MediaPipe Tasks), which are kept;
+- an ARKit capture (Live Link Face) gives `arkit`; its landmark motion, for own keys and face rigs,
+  is those weights through the same signatures.
+The captured face blinks and breathes by itself: the take adds no synthetic life. Head rotation
+relative to the take's rest pose goes to `head_pose`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmotiveError
+from ..rigs.arkit import ARKIT_NAMES
+from ..rigs.landmarks import REGIONS, region_indices
+from .take import Take
+
+NAME = "capture"
+SOLVE_CHUNK = 4096          # frames per retarget step (progress, bounded memory)
+REGULARISATION = 1e-3       # captured motion is cleaner than generated motion: a light ridge
+MAX_REGION_GAIN = 3.0       # exaggeration per face region, 0 (still) .. this
+
+
+def check_options(path, smoothing: float, min_confidence: float, fps, region_gains) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise EmotiveError(f"'{path}': no such file or folder")
+    for name, value, low, high in (("smoothing", smoothing, 0.0, 1.0),
+                                   ("min_confidence", min_confidence, 0.0, 1.0)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+            raise EmotiveError(f"{name} must be a number between {low} and {high}, got {value!r}")
+    if fps is not None and (not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 1 <= fps <= 240):
+        raise EmotiveError(f"fps must be a number between 1 and 240, got {fps!r}")
+    for region, gain in (region_gains or {}).items():
+        if region not in REGIONS:
+            raise EmotiveError(f"unknown face region {region!r}; use {', '.join(REGIONS)}")
+        if not isinstance(gain, (int, float)) or not math.isfinite(gain) or not 0 <= gain <= MAX_REGION_GAIN:
+            raise EmotiveError(f"the {region} face's gain must be between 0 and {MAX_REGION_GAIN}, got {gain!r}")
+    return path
+
+
+def _solver():
+    from ..rigs.head_mesh import default_head_rig
+    from ..rigs.retarget import ShapeKeySolver
+
+    return ShapeKeySolver(default_head_rig()[1], regularisation=REGULARISATION)
+
+
+def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
+              min_confidence: float = 0.3, neutral_frame: int | None = None,
+              region_gains: dict | None = None, keep_landmarks: bool = True, **_ignored):
+    """Yield (fraction, message) while working; return the Take.
+
+    format: a rigs.formats name (detected when None); fps: the take's rate (the file's when
+    None); smoothing: One-Euro strength 0..1; neutral_frame: a frame where the performer rests
+    (the take's median face when None); region_gains: {"upper"|"middle"|"lower": gain} to
+    exaggerate (> 1) or damp (< 1) part of the face."""
+    from ..rigs import capture_cleaning, formats
+    from ..rigs.head_mesh import default_head_rig
+
+    path = check_options(path, smoothing, min_confidence, fps, region_gains)
+    yield 0.0, f"reading {path.name}"
+    track = formats.read(path, format=format)  # FormatError names the file and frame
+    yield 0.3, "cleaning the capture"
+    clean = capture_cleaning.clean(track, fps=fps, min_confidence=min_confidence, smoothing=smoothing)
+    n = clean.n_frames
+    if n < 2:
+        raise EmotiveError(f"'{path}': {n} usable frame(s); a take needs at least two")
+    if neutral_frame is not None and not 0 <= int(neutral_frame) < n:
+        raise EmotiveError(f"neutral frame {neutral_frame} is outside the take (0..{n - 1})")
+    _, signatures = default_head_rig()
+    arkit = None if clean.arkit is None else np.clip(clean.arkit, 0.0, 1.0).astype(np.float32)
+    landmarks = None
+    if clean.points is not None:
+        landmarks = clean.offsets(neutral_frame).astype(np.float32)
+    elif arkit is not None and keep_landmarks:
+        landmarks = np.einsum("fk,kld->fld", arkit, signatures).astype(np.float32)
+    if landmarks is not None and region_gains:
+        for region, gain in region_gains.items():
+            landmarks[:, region_indices(region)] *= float(gain)
+    if arkit is None or (region_gains and clean.points is not None):
+        yield 0.6, "solving ARKit weights"
+        solver, arkit = _solver(), np.zeros((n, len(ARKIT_NAMES)), np.float32)
+        for start in range(0, n, SOLVE_CHUNK):
+            arkit[start:start + SOLVE_CHUNK] = solver.solve(landmarks[start:start + SOLVE_CHUNK])
+            yield 0.6 + 0.4 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
+    elif region_gains:  # an ARKit capture: scale its weights by the region each key moves most
+        arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
+    head = None
+    if clean.head_matrix is not None:
+        head = clean.relative_head_rotation(neutral_frame).astype(np.float32)
+    elif clean.head_rotation is not None and np.abs(clean.head_rotation).max() > 0:
+        head = (clean.head_rotation - np.median(clean.head_rotation, axis=0)).astype(np.float32)
+    yield 1.0, "capture read"
+    return Take(fps=float(clean.fps), n_frames=n, arkit=arkit,
+                landmarks=landmarks if keep_landmarks else None, head_pose=head,
+                warnings=list(clean.warnings), source=NAME, synthetic_life=False)
+
+
+def _scale_arkit_by_region(arkit, signatures, region_gains) -> np.ndarray:
+    from ..rigs.landmarks import REGION
+
+    # Each key's share of landmark motion per region decides the gain it takes.
+    motion = np.linalg.norm(signatures, axis=2)                             # (52, 70)
+    share = np.stack([motion[:, REGION == i].sum(axis=1) for i in range(len(REGIONS))], axis=1)
+    share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
+    gains = np.array([region_gains.get(r, 1.0) for r in REGIONS])
+    return np.clip(arkit * (share @ gains), 0.0, 1.0).astype(np.float32)
