@@ -40,7 +40,7 @@ def ensure_camera_and_light(scene, obj) -> None:
         scene.camera = cam
     if not any(o.type == 'LIGHT' for o in scene.objects):
         light = bpy.data.objects.new("Emotive Key Light", bpy.data.lights.new("Emotive Key Light", 'AREA'))
-        light.data.energy = 60.0
+        light.data.energy = 6.0  # AgX: brighter washes the skin tone (and brows) out
         light.data.size = size * 2
         light.location = (centre.x + size, low.y - 2.0 * size, centre.z + size)
         light.rotation_euler = (np.radians(60), 0.0, np.radians(30))
@@ -57,7 +57,7 @@ def _configure(scene, engine: str, size: int) -> None:
         scene.cycles.use_denoising = False
     else:
         scene.display.shading.light = 'STUDIO'
-        scene.display.shading.color_type = 'MATERIAL'
+        scene.display.shading.color_type = 'TEXTURE'
     scene.render.resolution_x = scene.render.resolution_y = size
     scene.render.resolution_percentage = 100
 

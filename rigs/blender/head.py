@@ -1,15 +1,24 @@
-"""Blender adapter: build the default head (mesh, 52 ARKit shape keys, plain materials) in bpy."""
+"""Blender adapter: build the default head (mesh, 52 ARKit shape keys, materials) in bpy.
+
+The skin material reads the generated skin texture (rigs/data/default_head_skin.jpg: eyebrows, lip
+colour, lash lines; rigs/head_texture.py) through the head's UV map: an Image Texture node into the
+Principled BSDF's Base Color for Cycles/EEVEE, and the active image node for Workbench's and the
+viewport's *Texture* colour. The image is packed, so a saved .blend carries it."""
 
 from __future__ import annotations
+
+import os
 
 import bpy
 
 from ..arkit import ARKIT_NAMES
 from ..head_mesh import HeadMesh, load_default_head
+from ..head_texture import TEXTURE_PATH
 
-# Base colours (linear RGB) and roughness per material name of the asset.
+# Base colours (linear RGB) and roughness per material name of the asset; the skin's colour is
+# the texture's plain skin tone (what Workbench's Material colour and a missing image show).
 _MATERIALS = {
-    "skin": ((0.65, 0.42, 0.33), 0.55),
+    "skin": ((0.73, 0.44, 0.32), 0.5),
     "eyes": ((0.85, 0.85, 0.82), 0.15),
     "iris": ((0.09, 0.045, 0.02), 0.1),
     "teeth": ((0.85, 0.80, 0.68), 0.3),
@@ -31,7 +40,34 @@ def _material(name: str) -> bpy.types.Material:
         bsdf.inputs["Subsurface Weight"].default_value = 0.1
         bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.35, 0.2)
         bsdf.inputs["Subsurface Scale"].default_value = 0.005
+        if os.path.exists(TEXTURE_PATH):
+            _texture(mat, bsdf)
     return mat
+
+
+_TEXTURE_NAME = os.path.basename(TEXTURE_PATH)
+
+
+def _skin_image() -> bpy.types.Image:
+    """The skin texture, loaded once per file and packed into it."""
+    image = next((im for im in bpy.data.images if im.get("emotive_skin") == _TEXTURE_NAME), None)
+    if image is None:
+        image = bpy.data.images.load(TEXTURE_PATH)
+        image.name = "Emotive Skin"
+        image["emotive_skin"] = _TEXTURE_NAME
+        image.pack()
+    return image
+
+
+def _texture(mat: bpy.types.Material, bsdf) -> None:
+    nodes = mat.node_tree.nodes
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.name = tex.label = "Emotive Skin Texture"
+    tex.image = _skin_image()
+    tex.interpolation = 'Cubic'
+    tex.location = (bsdf.location.x - 320, bsdf.location.y)
+    mat.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    nodes.active = tex  # Workbench's and the viewport's Texture colour show the active image node
 
 
 def create_default_head(collection: bpy.types.Collection | None = None, name: str = "Emotive Head",
