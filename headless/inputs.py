@@ -47,6 +47,38 @@ class TextInput:
                           expression_model_path=str(args.expression_model) if args.expression_model else None)
 
 
+class CaptureInput:
+    name = "capture"
+    help = "transfer a face capture (OpenPose, MediaPipe, Live Link Face, OpenFace) onto a face"
+
+    @staticmethod
+    def add_arguments(parser) -> None:
+        from ..rigs.formats import FORMATS
+
+        parser.add_argument("capture", type=Path, help="the capture file (or OpenPose folder)")
+        parser.add_argument("--format", choices=sorted(FORMATS),
+                            help="the capture's format (detected from its content when not given)")
+        parser.add_argument("--smoothing", type=float, default=0.5,
+                            help="One-Euro smoothing strength, 0 (off) to 1")
+        parser.add_argument("--min-confidence", type=float, default=0.3,
+                            help="landmarks the tracker is less sure of are treated as gaps")
+        parser.add_argument("--neutral-frame", type=int,
+                            help="a frame where the performer rests (default: the take's median face)")
+        for region in ("upper", "middle", "lower"):
+            parser.add_argument(f"--{region}", type=float, default=1.0, metavar="GAIN",
+                                help=f"exaggerate (> 1) or damp (< 1) the {region} face")
+
+    @staticmethod
+    def inputs(args) -> tuple[str, dict]:
+        from ..pipeline.capture import check_options
+
+        gains = {r: getattr(args, r) for r in ("upper", "middle", "lower") if getattr(args, r) != 1.0}
+        path = check_options(args.capture, args.smoothing, args.min_confidence, args.fps, gains)
+        return path.stem, dict(path=str(path), format=args.format, fps=args.fps, smoothing=args.smoothing,
+                               min_confidence=args.min_confidence, neutral_frame=args.neutral_frame,
+                               region_gains=gains or None)
+
+
 def _read_text(args) -> str:
     if args.text is not None:
         return args.text
@@ -73,4 +105,4 @@ def _read_timings(path: Path | None):
     return timings
 
 
-INPUTS = {i.name: i for i in (TextInput,)}
+INPUTS = {i.name: i for i in (TextInput, CaptureInput)}

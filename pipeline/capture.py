@@ -22,12 +22,13 @@ import numpy as np
 from ..errors import EmotiveError
 from ..rigs.arkit import ARKIT_NAMES
 from ..rigs.landmarks import REGIONS, region_indices
-from .take import Take
+from .take import Take, TakeSegment
 
 NAME = "capture"
 SOLVE_CHUNK = 4096          # frames per retarget step (progress, bounded memory)
 REGULARISATION = 1e-3       # captured motion is cleaner than generated motion: a light ridge
 MAX_REGION_GAIN = 3.0       # exaggeration per face region, 0 (still) .. this
+WINDOW_S = 2.0              # s per report segment
 
 
 def check_options(path, smoothing: float, min_confidence: float, fps, region_gains) -> Path:
@@ -103,7 +104,18 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     yield 1.0, "capture read"
     return Take(fps=float(clean.fps), n_frames=n, arkit=arkit,
                 landmarks=landmarks if keep_landmarks else None, head_pose=head,
+                segments=windows(n, float(clean.fps), path.name),
                 warnings=list(clean.warnings), source=NAME, synthetic_life=False)
+
+
+def windows(n_frames: int, fps: float, name: str) -> list[TakeSegment]:
+    """The take cut into WINDOW_S stretches (report rows, contact-sheet tiles). Their emotion is
+    'unclassified' until the capture's expressions are classified (issue 11, item 4)."""
+    duration = (n_frames - 1) / fps
+    count = max(1, round(duration / WINDOW_S))
+    edges = np.linspace(0.0, duration, count + 1)
+    return [TakeSegment(start=float(a), end=float(b), emotion="unclassified", confidence=0.0,
+                        text=f"{a:.1f}-{b:.1f} s of {name}") for a, b in zip(edges[:-1], edges[1:])]
 
 
 def _scale_arkit_by_region(arkit, signatures, region_gains) -> np.ndarray:
