@@ -41,6 +41,10 @@ class TakeOperator(Explained, ModalProgress):
         """Whether this run is long enough for a progress bar (short ones run at once)."""
         return True
 
+    def motion(self, context) -> str:
+        """The kind of motion the source makes ("landmark" carries landmarks for any target)."""
+        return context.scene.emotive.motion
+
     # --- the shared run
 
     @classmethod
@@ -57,7 +61,7 @@ class TakeOperator(Explained, ModalProgress):
     def _start(self, context):
         """Every check, then the source's generator; nothing is changed. -> modal or not."""
         settings = context.scene.emotive
-        target = prepare_take(settings.target, settings.drive.lower(), settings.motion)
+        target = prepare_take(settings.target, settings.drive.lower(), self.motion(context))
         label, args, options = self.source_inputs(context, target)
         steps = SOURCES[self.source](*args, **options)
         next(steps)  # a source checks all its inputs before its first step

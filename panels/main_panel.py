@@ -57,6 +57,7 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
 
         layout.operator("emotive.animate_text", icon='PLAY')
+        layout.operator("emotive.import_capture", icon='IMPORT')
         layout.operator("emotive.train_expressions", icon='FILE_REFRESH')
 
         if settings.results:

@@ -26,7 +26,7 @@ def test_every_source_has_a_subcommand_and_an_operator(addon):
     from emotive.headless import INPUTS
     from emotive.pipeline import SOURCES
 
-    assert set(INPUTS) == set(SOURCES) == {"text"}
+    assert set(INPUTS) == set(SOURCES) == {"text", "capture"}
     take_operators = [cls for cls in addon.operators._classes if hasattr(cls, "source_inputs")]
     assert {cls.source for cls in take_operators} == set(SOURCES)
 
@@ -34,6 +34,7 @@ def test_every_source_has_a_subcommand_and_an_operator(addon):
 @pytest.mark.parametrize("operator, setup, reason", [
     ("animate_text", "no target", "no target object"),
     ("animate_text", "edit mode", "switch to Object Mode"),
+    ("import_capture", "no target", "no target object"),
     ("bind_face", "no target", "pick a target mesh"),
     ("add_arkit_keys", "an empty", "the target must be a mesh"),
     ("fit_face_rig", "a head without a rig", "is not deformed by a face rig"),

@@ -1,0 +1,56 @@
+"""*Import Face Capture*: the capture source (pipeline/capture.py) as a TakeOperator."""
+
+from pathlib import Path
+
+import bpy
+from bpy_extras.io_utils import ImportHelper
+
+from ..rigs.formats import READERS
+from .take import TakeOperator
+
+_FORMATS = [('AUTO', "Detect", "Tell the format from the file's content")] + [
+    (r.NAME.upper(), r.NAME.capitalize(), r.LABEL) for r in READERS]
+
+
+class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
+    """Key a face capture (OpenPose, MediaPipe, Live Link Face, OpenFace) on the target as a new Action"""
+
+    bl_idname = "emotive.import_capture"
+    bl_label = "Import Face Capture"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    source = "capture"
+    filter_glob: bpy.props.StringProperty(
+        default=";".join(sorted({f"*{s}" for r in READERS for s in r.SUFFIXES})), options={'HIDDEN'})
+    capture_format: bpy.props.EnumProperty(name="Format", items=_FORMATS, default='AUTO')
+    smoothing: bpy.props.FloatProperty(name="Smoothing", default=0.5, min=0.0, max=1.0,
+                                       description="One-Euro smoothing: 0 keeps every jitter, 1 is the calmest")
+    min_confidence: bpy.props.FloatProperty(name="Min Confidence", default=0.3, min=0.0, max=1.0,
+                                            description="Landmarks the tracker is less sure of become gaps")
+    upper: bpy.props.FloatProperty(name="Upper Face", default=1.0, min=0.0, max=3.0,
+                                   description="Exaggerate (> 1) or damp (< 1) brows and eyes")
+    middle: bpy.props.FloatProperty(name="Middle Face", default=1.0, min=0.0, max=3.0,
+                                    description="Exaggerate (> 1) or damp (< 1) nose and cheeks")
+    lower: bpy.props.FloatProperty(name="Lower Face", default=1.0, min=0.0, max=3.0,
+                                   description="Exaggerate (> 1) or damp (< 1) mouth and jaw")
+
+    def motion(self, context) -> str:
+        return "landmark"  # a capture carries landmark motion for every target
+
+    def source_inputs(self, context, target):
+        path = Path(self.filepath)
+        if path.name.endswith("_keypoints.json"):  # one OpenPose frame picked: the take is its folder
+            path = path.parent
+        gains = {r: getattr(self, r) for r in ("upper", "middle", "lower") if getattr(self, r) != 1.0}
+        render = context.scene.render
+        return path.stem or path.name, (str(path),), dict(
+            format=None if self.capture_format == 'AUTO' else self.capture_format.lower(),
+            fps=render.fps / render.fps_base, smoothing=self.smoothing, min_confidence=self.min_confidence,
+            region_gains=gains or None, keep_landmarks=target.needs_landmarks)
+
+    def invoke(self, context, event):
+        reason = self.disabled_reason(context)
+        if reason:
+            self.report({'ERROR'}, reason)
+            return {'CANCELLED'}
+        return ImportHelper.invoke(self, context, event)  # the file browser, then execute()
