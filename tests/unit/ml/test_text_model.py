@@ -202,3 +202,31 @@ def test_numpy_matches_torch_mixed_ensemble(tmp_path):
         loaded = ensemble_proba(load_torch_members(path), ids)
     np.testing.assert_allclose(loaded, expected, atol=1e-6)
     np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+
+
+def test_stem_backoff_gives_rare_words_their_family_vector():
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import TextLSTM, stem, stem_backoff
+
+    assert stem("terrifies") == stem("terrified") == stem("terrify") == "terrif"
+    assert stem("sad") == "sad"                                     # too short to cut
+    vocab = ["<unk>", "terrified", "terrifies", "terrify", "happy", "filler"]
+    counts = [0, 10, 1, 0, 5, 0]
+    torch.manual_seed(0)
+    net = TextLSTM(len(vocab), 28, hidden=8)
+    before = net.embedding.weight.data.clone()
+    assert stem_backoff(net, vocab, n_trained=5, counts=counts, max_count=2) == 2
+    after = net.embedding.weight.data
+    family = (10 * before[1] + 1 * before[2]) / 11
+    torch.testing.assert_close(after[2], family)                    # rare: the family's mean
+    torch.testing.assert_close(after[3], family)                    # seen never (count 0 <= 2)
+    torch.testing.assert_close(after[[0, 1, 4, 5]], before[[0, 1, 4, 5]])   # frequent, alone, untrained
+
+
+@pytest.mark.parametrize("sentence", ["Honestly, the thought of losing you again terrifies me.",
+                                      "That terrifies me.", "I'm scared they won't come back."])
+def test_fear_is_not_read_as_sadness(model, sentence):
+    """Issue 9: a rare fear word ("terrifies": one training line) beside loss must still read
+    as fear (train_text.stem_backoff)."""
+    e = model.ekman(model.predict([sentence]))[0]
+    assert L.EKMAN[int(e.argmax())] == "fear", dict(zip(L.EKMAN, e.round(3)))
