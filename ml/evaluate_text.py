@@ -156,11 +156,7 @@ def main(argv=None):
         "embeddings": model.config["embeddings"], "pool": model.pool,
         "vocab_size": len(model.vocab), "max_len": model.max_len,
         "training": {
-            **{k: train[k] for k in ("command", "seed", "total_seconds", "vocab_seen_in_train",
-                                     "batch_size", "lr", "schedule", "max_epochs", "patience",
-                                     "threads", "loss", "aux_ekman_weight", "class_weight_power",
-                                     "group_weight_power", "word_dropout", "label_smoothing",
-                                     "selection") if k in train},
+            **{k: v for k, v in train.items() if k not in ("members", "variants")},
             **train_info,
             "best_epoch": epochs[0] if n_members == 1 else epochs,
         },
