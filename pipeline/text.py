@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import numpy as np
 
@@ -26,9 +27,18 @@ MAX_WORDS = 200_000
 MOTIONS = ("landmark", "envelope")
 
 
-@functools.lru_cache(maxsize=4)
 def load_classifier(path: str | None = None):
-    """The text emotion model, loaded once per path (load is ~0.1 s; runs are many)."""
+    """The text emotion model, loaded once per path (load is ~0.1 s; runs are many) and again
+    when the file changes (a model retrained with train-text under the same name)."""
+    try:
+        stamp = os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        stamp = None            # missing: the load below says so
+    return _load_classifier(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_classifier(path: str | None, stamp: int | None):
     from ..ml.text_emotion import TextEmotionModel
 
     try:

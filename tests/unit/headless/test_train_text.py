@@ -134,3 +134,21 @@ def test_bad_model_file_is_refused(tmp_path, capfd, content, expected):
         job_from_args(build_parser().parse_args(argv))
     assert main(argv) == 2                # the terminal writes to a copy of fd 2
     assert expected in capfd.readouterr().err
+
+
+def test_a_model_retrained_under_the_same_name_is_reloaded(trained, tmp_path):
+    import os
+    import shutil
+
+    from emotive.ml.text_emotion import DEFAULT_WEIGHTS
+    from emotive.pipeline.text import load_classifier
+
+    path = tmp_path / "mine.safetensors"
+    shutil.copy(trained, path)
+    first = load_classifier(str(path))
+    assert load_classifier(str(path)) is first                     # cached
+    stamp = path.stat().st_mtime_ns
+    shutil.copy(DEFAULT_WEIGHTS, path)
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    second = load_classifier(str(path))
+    assert second is not first and len(second.vocab) != len(first.vocab)
