@@ -123,9 +123,9 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
                               model_path: str | None = None, keep_landmarks: bool = False):
     """Yield progress fractions; return a Performance (see envelope_performance for the contract).
 
-    keep_landmarks: also return `performance.landmarks`, the summed generated landmark offsets
-    (F, 70, 3) on the default head (before blinks and idle drift), for retargeting onto other
-    keys (rigs/custom_keys.py); None by default."""
+    keep_landmarks: also return `performance.landmarks`, the landmark offsets (F, 70, 3) of the
+    default head's solved expression (before blinks and idle drift), for retargeting onto other
+    keys and face rigs (rigs/custom_keys.py, bone_rbf); None by default."""
     fps = float(fps)
     if not math.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive finite number, got {fps}")
@@ -186,6 +186,13 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
                     chunk[rows], prior=prior[np.ix_(start + rows, keys)])
         yield 0.6 + 0.4 * stop / n_frames
 
+    if keep_landmarks:
+        # What the default head shows, as landmarks: the solved expression keys through their
+        # signatures. Other targets solve from this, so they show the same face (the generator's
+        # motion outside the segment's expression, which the solve leaves out, is left out there too).
+        for start in range(0, n_frames, SOLVE_CHUNK):
+            stop = min(start + SOLVE_CHUNK, n_frames)
+            offsets[start:stop] = np.einsum("fk,kld->fld", weights[start:stop], signatures)
     add_life(weights, np.random.default_rng(int(seed)), fps)
     return Performance(fps=fps, frames=np.arange(n_frames, dtype=np.int64), weights=weights,
                        landmarks=offsets if keep_landmarks else None)
