@@ -10,7 +10,7 @@ reported apart: FER2013-trained classifiers hardly ever predict it. The ceiling:
 FACS prototype posed directly on the ARKit keys at 0.5 and 1.0, and exaggerated (x1.5, x2: the keys
 pushed past their full shape) to show what stronger keys would read as.
 Both on the default head and on one MakeHuman identity (old_male), its face units carried over.
-Run: make bench, or .venv/bin/python bench/bench_expressions.py [--sheet out.png]   (~2 min)
+Run: make bench, or .venv/bin/python bench/bench_expressions.py [--sheet out.png] [--docs-sheet docs/expressions.jpg]   (~2 min)
 """
 
 from __future__ import annotations
@@ -101,19 +101,22 @@ def judge_lines(scene, obj, judge, tmp: Path) -> tuple[dict, dict, list]:
     return text_ok, face_ok, tiles
 
 
-def judge_prototypes(scene, obj, judge, tmp: Path) -> dict:
-    """{(emotion, gain): what the judge reads} for each FACS prototype at PROTOTYPE_GAINS; gains
-    above 1 push the keys past their full shape (how much stronger keys would read)."""
+def judge_prototypes(scene, obj, judge, tmp: Path) -> tuple[dict, list]:
+    """({(emotion, gain): what the judge reads} for each FACS prototype at PROTOTYPE_GAINS, the x1.0
+    renders as (image, caption)); gains above 1 push the keys past their full shape."""
     blocks = obj.data.shape_keys.key_blocks
     for name in ARKIT_NAMES:
         blocks[name].slider_max = max(PROTOTYPE_GAINS)
-    seen = {}
+    seen, tiles = {}, []
     for emotion in EMOTIONS:
         for gain in PROTOTYPE_GAINS:
             pose(obj, ekman_expression(emotion) * gain)
-            seen[(emotion, gain)] = FERJudge.verdict(judge.classify(render(scene, tmp / f"p{emotion}.png")))
+            image = render(scene, tmp / f"p{emotion}.png")
+            seen[(emotion, gain)] = FERJudge.verdict(judge.classify(image))
+            if gain == 1.0:
+                tiles.append((image, f"{emotion} prototype: face {seen[(emotion, gain)]}"))
     pose(obj, np.zeros(len(ARKIT_NAMES)))
-    return seen
+    return seen, tiles
 
 
 def share(counts: dict, emotions) -> float:
@@ -123,20 +126,26 @@ def share(counts: dict, emotions) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sheet", type=Path, help="also write the judged apex frames as one PNG")
+    ap.add_argument("--docs-sheet", type=Path,
+                    help="also write, per head, each emotion's first line at its apex and its prototype, "
+                         "captioned with what the judge read (docs/expressions.jpg)")
     args = ap.parse_args()
     judge = FERJudge()
     default = load_default_head()
     heads = {"default head": default,
              f"identity {VARIANT}": dataclasses.replace(
                  default, vertices=identity_variant_vertices(IDENTITY_VARIANTS[VARIANT], default))}
-    all_tiles = []
+    all_tiles, docs_tiles = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, mesh in heads.items():
             scene, obj = scene_with_head(mesh)
             neutral = FERJudge.verdict(judge.classify(render(scene, Path(tmp) / "neutral.png")))
             text_ok, face_ok, tiles = judge_lines(scene, obj, judge, Path(tmp))
-            protos = judge_prototypes(scene, obj, judge, Path(tmp))
+            protos, proto_tiles = judge_prototypes(scene, obj, judge, Path(tmp))
             all_tiles += tiles
+            # the docs sheet: each emotion's first line at its apex, then its prototype, per head
+            docs_tiles += [(im, f"{name}: {cap}") for im, cap in tiles[::len(LINES[EMOTIONS[0]])]]
+            docs_tiles += [(im, f"{name}: {cap}") for im, cap in proto_tiles]
             print(f"\n== {name} (the neutral face reads as {neutral})")
             print(f"{'emotion':9s} {'text read':>9s} {'face read':>9s}   prototype "
                   + " / ".join(f"x{g}" for g in PROTOTYPE_GAINS) + " read as")
@@ -152,6 +161,25 @@ def main():
     if args.sheet:
         write_sheet(all_tiles, args.sheet)
         print(f"wrote {args.sheet}")
+    if args.docs_sheet:
+        write_captioned_sheet(docs_tiles, args.docs_sheet, columns=len(EMOTIONS))
+        print(f"wrote {args.docs_sheet}")
+
+
+def write_captioned_sheet(tiles, path: Path, columns: int) -> None:
+    """A grid of (image, caption) tiles, the caption in a strip under each (JPEG or PNG by suffix)."""
+    from PIL import Image, ImageDraw
+
+    strip = 28
+    sheet = Image.new("RGB", (columns * SIZE, -(-len(tiles) // columns) * (SIZE + strip)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (image, caption) in enumerate(tiles):
+        r, c = divmod(i, columns)
+        x, y = c * SIZE, r * (SIZE + strip)
+        sheet.paste(Image.fromarray(image), (x, y))
+        for k, line in enumerate((caption.split(": ", 1) + [""])[:2]):
+            draw.text((x + 4, y + SIZE + 2 + 12 * k), line[:40], fill="black")
+    sheet.save(path, optimize=True, **({"quality": 85} if path.suffix.lower() in (".jpg", ".jpeg") else {}))
 
 
 def write_sheet(tiles, path: Path, columns: int = 10) -> None:
