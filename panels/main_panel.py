@@ -57,7 +57,9 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
 
         layout.operator("emotive.animate_text", icon='PLAY')
-        layout.operator("emotive.import_capture", icon='IMPORT')
+        row = layout.row(align=True)
+        row.operator("emotive.import_capture", icon='IMPORT')
+        row.operator("emotive.export_livelink", icon='EXPORT')
         layout.operator("emotive.train_expressions", icon='FILE_REFRESH')
 
         if settings.results:

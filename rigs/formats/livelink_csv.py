@@ -182,3 +182,50 @@ def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subt
         format=NAME, path=path, fps=rate, times=np.arange(n) / rate, valid=valid, arkit=arkit,
         neutral_subtracted=bool(neutral_subtracted), head_rotation=head_rotation, eye_rotation=eye_rotation,
         frame_numbers=np.arange(n), warnings=warnings).check()
+
+
+# --- writing (the export a game engine or this reader takes back) --------------------------------
+
+# The app's column order (ARKit's ARFaceAnchor order), which engines' importers expect.
+APP_ORDER = tuple("""EyeBlinkLeft EyeLookDownLeft EyeLookInLeft EyeLookOutLeft EyeLookUpLeft EyeSquintLeft
+EyeWideLeft EyeBlinkRight EyeLookDownRight EyeLookInRight EyeLookOutRight EyeLookUpRight EyeSquintRight
+EyeWideRight JawForward JawRight JawLeft JawOpen MouthClose MouthFunnel MouthPucker MouthRight MouthLeft
+MouthSmileLeft MouthSmileRight MouthFrownLeft MouthFrownRight MouthDimpleLeft MouthDimpleRight
+MouthStretchLeft MouthStretchRight MouthRollLower MouthRollUpper MouthShrugLower MouthShrugUpper
+MouthPressLeft MouthPressRight MouthLowerDownLeft MouthLowerDownRight MouthUpperUpLeft MouthUpperUpRight
+BrowDownLeft BrowDownRight BrowInnerUp BrowOuterUpLeft BrowOuterUpRight CheekPuff CheekSquintLeft
+CheekSquintRight NoseSneerLeft NoseSneerRight TongueOut""".split())
+HEADER_EXTRA = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+
+
+def timecode(seconds: float, base: int = 60) -> str:
+    """`HH:MM:SS:FF.fff` on a `base` fps timecode, as the app writes it."""
+    frames = round(seconds * base * 1000) / 1000          # whole milli-frames: no float drift
+    whole = int(frames // 1)
+    s = whole // base
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{whole % base:02d}.{round((frames - whole) * 1000):03d}"
+
+
+def write(path, weights, fps: float, *, head_rotation=None, eye_rotation=None, timecode_fps: int = 60) -> str:
+    """Write (F, 52) ARKit weights (ARKIT_NAMES order) at `fps` as a Live Link Face CSV: the app's
+    header (its column order, BlendShapeCount 61), a row per frame, head (F, 3) yaw/pitch/roll and
+    eye (F, 2, 3) rotations in radians or zeros. -> the path."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != len(ARKIT_NAMES):
+        raise ValueError(f"weights: expected (F, {len(ARKIT_NAMES)}), got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weights: contain NaN or inf")
+    if not (np.isfinite(fps) and 0 < fps <= timecode_fps):
+        raise ValueError(f"fps must be in (0, {timecode_fps}], got {fps}")
+    n = len(w)
+    head = np.zeros((n, 3)) if head_rotation is None else np.asarray(head_rotation, np.float64).reshape(n, 3)
+    eyes = np.zeros((n, 6)) if eye_rotation is None else np.asarray(eye_rotation, np.float64).reshape(n, 6)
+    order = [_LOWER_ARKIT[name.lower()] for name in APP_ORDER]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(["Timecode", "BlendShapeCount", *APP_ORDER, *HEADER_EXTRA])
+        for i in range(n):
+            out.writerow([timecode(i / fps, timecode_fps), 61,
+                          *(f"{v:.6f}" for v in np.concatenate([w[i, order], head[i], eyes[i]]))])
+    return str(path)

@@ -35,6 +35,7 @@ def test_every_source_has_a_subcommand_and_an_operator(addon):
     ("animate_text", "no target", "no target object"),
     ("animate_text", "edit mode", "switch to Object Mode"),
     ("import_capture", "no target", "no target object"),
+    ("export_livelink", "no target", "no target object"),
     ("bind_face", "no target", "pick a target mesh"),
     ("add_arkit_keys", "an empty", "the target must be a mesh"),
     ("fit_face_rig", "a head without a rig", "is not deformed by a face rig"),
