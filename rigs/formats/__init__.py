@@ -21,11 +21,11 @@ from __future__ import annotations
 import os
 
 from ...errors import FormatError
-from . import livelink_csv, mediapipe_json, openface_csv, openpose
+from . import livelink_csv, mediapipe_json, openface_csv, openpose, video
 from .track import CaptureTrack
 
 # Fixed order: the most specific sniffers first (both CSV readers look at the header only).
-READERS: tuple = (openpose, livelink_csv, openface_csv, mediapipe_json)
+READERS: tuple = (openpose, livelink_csv, openface_csv, mediapipe_json, video)
 FORMATS: dict = {reader.NAME: reader for reader in READERS}
 
 __all__ = ["READERS", "FORMATS", "CaptureTrack", "detect", "read", "known_formats"]

@@ -138,3 +138,92 @@ def cap():
     import sys
 
     return sys.modules[__name__]
+
+
+# ---- video (rigs/formats/video.py): drawn faces MediaPipe FaceMesh finds, written by OpenCV ----
+
+def drawn_face(size=(320, 360), jaw=0.0, shift=0) -> np.ndarray:
+    """A BGR frame holding a flat drawn face (skin oval, eyes, brows, nose, mouth) that FaceMesh
+    detects; `shift` moves it right in pixels (out of the picture past the width), `jaw` opens the mouth."""
+    import cv2
+
+    w, h = size
+    img = np.full((h, w, 3), (200, 210, 220), np.uint8)
+    c = (w // 2 + shift, h // 2)
+    cv2.ellipse(img, c, (95, 125), 0, 0, 360, (120, 150, 200), -1)
+    for dx in (-40, 40):
+        cv2.ellipse(img, (c[0] + dx, c[1] - 30), (22, 11), 0, 0, 360, (250, 250, 250), -1)
+        cv2.circle(img, (c[0] + dx, c[1] - 30), 9, (40, 30, 20), -1)
+        cv2.ellipse(img, (c[0] + dx, c[1] - 62), (28, 7), 0, 180, 360, (30, 40, 60), -1)
+    nose = np.array([[c[0], c[1] - 20], [c[0] - 16, c[1] + 28], [c[0] + 16, c[1] + 28]], np.int32)
+    cv2.fillPoly(img, [nose], (100, 125, 175))
+    cv2.ellipse(img, (c[0], c[1] + 62), (34, 6 + int(20 * jaw)), 0, 0, 360, (60, 60, 150), -1)
+    return cv2.GaussianBlur(img, (5, 5), 0)
+
+
+def write_video(path: Path, frames=None, n=12, fps=30000 / 1001, fourcc=None, size=(320, 360)) -> Path:
+    """A video of `frames` (BGR arrays; default n drawn faces, the mouth opening) in the container
+    the suffix names: mp4v in .mp4/.mov/.m4v, MJPG in .avi and .mkv, VP9 in .webm."""
+    cv2 = pytest.importorskip("cv2")
+    if frames is None:
+        frames = [drawn_face(size, jaw=i / max(1, n - 1)) for i in range(n)]
+    codec = fourcc or {".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP90"}.get(path.suffix.lower(), "mp4v")
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+    assert writer.isOpened(), f"OpenCV cannot write {codec} into {path.suffix}"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _atom(kind: bytes, body: bytes) -> bytes:
+    import struct
+
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def add_audio_track(path: Path) -> Path:
+    """Insert an (empty) AAC sound track into an MP4 written by write_video, as the FIRST track of
+    its moov, the way some cameras and phones order their streams."""
+    import struct
+
+    data = path.read_bytes()
+    pos = 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"moov":
+            break
+        pos += length
+    else:
+        raise AssertionError("no moov")
+    moov = data[pos + 8:pos + length]
+    first = 0
+    while moov[first + 4:first + 8] != b"trak":
+        first += struct.unpack(">I", moov[first:first + 4])[0]
+    full = lambda kind, body: _atom(kind, b"\0\0\0\0" + body)   # version 0, no flags
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    tkhd = _atom(b"tkhd", b"\0\0\0\x07" + struct.pack(">IIIII", 0, 0, 9, 0, 0) + b"\0" * 8
+                 + struct.pack(">hhhh", 0, 1, 0x0100, 0) + matrix + struct.pack(">II", 0, 0))
+    mdhd = full(b"mdhd", struct.pack(">IIIIhh", 0, 0, 44100, 0, 0x55c4, 0))
+    hdlr = full(b"hdlr", b"\0\0\0\0soun" + b"\0" * 12 + b"SoundHandler\0")
+    mp4a = _atom(b"mp4a", b"\0" * 6 + struct.pack(">H", 1) + b"\0" * 8 + struct.pack(">HHHHI", 2, 16, 0, 0, 44100 << 16))
+    stbl = _atom(b"stbl", full(b"stsd", struct.pack(">I", 1) + mp4a) + full(b"stts", struct.pack(">I", 0))
+                 + full(b"stsc", struct.pack(">I", 0)) + full(b"stsz", struct.pack(">II", 0, 0))
+                 + full(b"stco", struct.pack(">I", 0)))
+    dinf = _atom(b"dinf", full(b"dref", struct.pack(">I", 1) + _atom(b"url ", b"\0\0\0\x01")))
+    minf = _atom(b"minf", full(b"smhd", b"\0\0\0\0") + dinf + stbl)
+    trak = _atom(b"trak", tkhd + _atom(b"mdia", mdhd + hdlr + minf))
+    new_moov = _atom(b"moov", moov[:first] + trak + moov[first:])
+    # chunk offsets (stco) of the video track point into mdat: shift them when moov precedes mdat
+    if data.find(b"mdat") > pos:
+        shift = len(trak)
+        body = bytearray(new_moov)
+        at = body.find(b"stco", 8 + first + len(trak))
+        count = struct.unpack(">I", body[at + 8:at + 12])[0]
+        for k in range(count):
+            o = at + 12 + 4 * k
+            body[o:o + 4] = struct.pack(">I", struct.unpack(">I", body[o:o + 4])[0] + shift)
+        new_moov = bytes(body)
+    path.write_bytes(data[:pos] + new_moov + data[pos + length:])
+    return path

@@ -12,7 +12,7 @@ from emotive.rigs.formats import livelink_csv, mediapipe_json, openface_csv, ope
 
 
 def test_registry_is_explicit_and_ordered():
-    assert [r.NAME for r in formats.READERS] == ["openpose", "livelink", "openface", "mediapipe"]
+    assert [r.NAME for r in formats.READERS] == ["openpose", "livelink", "openface", "mediapipe", "video"]
     assert set(formats.FORMATS) == {r.NAME for r in formats.READERS}
 
 
@@ -72,6 +72,7 @@ def _synthetic(name, tmp_path, cap):
         "openface": lambda: cap.write_openface(tmp_path / "of.csv"),
         "mediapipe": lambda: (tmp_path / "mp.json").write_text(json.dumps([np.full((478, 3), 0.5).tolist()] * 3))
         and tmp_path / "mp.json",
+        "video": lambda: cap.write_video(tmp_path / "face.mp4"),
     }
     if name not in writers:
         pytest.fail(f"reader '{name}' has no synthetic file here: add a writer to tests/unit/rigs/formats/"
