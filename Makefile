@@ -45,6 +45,9 @@ train-expressions: venv
 eval-expressions: venv
 	$(PY) -m emotive.ml.evaluate_expressions
 
+train-capture-expression: venv
+	$(PY) -m emotive.ml.train_capture_expression
+
 extension: venv
 	$(PY) scripts/build_extension.py
 

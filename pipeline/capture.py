@@ -10,6 +10,12 @@ Take in the default head's space, so every target keys it as it keys a text take
   is those weights through the same signatures.
 The captured face blinks and breathes by itself: the take adds no synthetic life. Head rotation
 relative to the take's rest pose goes to `head_pose`.
+
+The take is cut into WINDOW_S stretches (report rows, the panel's list), each classified from its
+landmark motion by ml/capture_expression.py (Ekman's six + neutral, trained on the expression
+generator's data): `emotion` is the top label and `confidence` its probability, `labels` the top
+three; a stretch whose face moves less than ml.capture_expression.NEUTRAL_MM stays 'neutral'.
+An ARKit capture's motion is measured from its least-active frames (its rest face).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ NAME = "capture"
 SOLVE_CHUNK = 4096          # frames per retarget step (progress, bounded memory)
 REGULARISATION = 1e-3       # captured motion is cleaner than generated motion: a light ridge
 MAX_REGION_GAIN = 3.0       # exaggeration per face region, 0 (still) .. this
-WINDOW_S = 2.0              # s per report segment
+WINDOW_S = 2.0              # s per report segment (classified window)
 
 
 def check_options(path, smoothing: float, min_confidence: float, fps, region_gains) -> Path:
@@ -93,9 +99,18 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         solver, arkit = _solver(), np.zeros((n, len(ARKIT_NAMES)), np.float32)
         for start in range(0, n, SOLVE_CHUNK):
             arkit[start:start + SOLVE_CHUNK] = solver.solve(landmarks[start:start + SOLVE_CHUNK])
-            yield 0.6 + 0.4 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
+            yield 0.6 + 0.3 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
     elif region_gains:  # an ARKit capture: scale its weights by the region each key moves most
         arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
+    yield 0.9, "classifying expressions"
+    motion = landmarks if landmarks is not None else np.einsum("fk,kld->fld", arkit, signatures)
+    warnings = list(clean.warnings)
+    try:
+        segments = classify_windows(motion, float(clean.fps), path.name,
+                                    arkit=arkit if clean.points is None else None, neutral_frame=neutral_frame)
+    except (FileNotFoundError, ValueError) as e:   # a missing or broken model file: keep the take
+        segments = windows(n, float(clean.fps), path.name)
+        warnings.append(f"expressions not classified: {e}")
     head = None
     if clean.head_matrix is not None:
         head = clean.relative_head_rotation(neutral_frame).astype(np.float32)
@@ -104,18 +119,34 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     yield 1.0, "capture read"
     return Take(fps=float(clean.fps), n_frames=n, arkit=arkit,
                 landmarks=landmarks if keep_landmarks else None, head_pose=head,
-                segments=windows(n, float(clean.fps), path.name),
-                warnings=list(clean.warnings), source=NAME, synthetic_life=False)
+                segments=segments,
+                warnings=warnings, source=NAME, synthetic_life=False)
 
 
-def windows(n_frames: int, fps: float, name: str) -> list[TakeSegment]:
-    """The take cut into WINDOW_S stretches (report rows, contact-sheet tiles). Their emotion is
-    'unclassified' until the capture's expressions are classified (issue 11, item 4)."""
-    duration = (n_frames - 1) / fps
-    count = max(1, round(duration / WINDOW_S))
-    edges = np.linspace(0.0, duration, count + 1)
+def windows(n_frames: int, fps: float, name: str, edges=None) -> list[TakeSegment]:
+    """The take cut into WINDOW_S stretches (report rows, contact-sheet tiles), not yet classified;
+    `edges` (seconds) overrides the even cut."""
+    from ..ml.capture_expression import window_edges
+
+    edges = window_edges(n_frames, fps, WINDOW_S) if edges is None else edges
     return [TakeSegment(start=float(a), end=float(b), emotion="unclassified", confidence=0.0,
                         text=f"{a:.1f}-{b:.1f} s of {name}") for a, b in zip(edges[:-1], edges[1:])]
+
+
+def classify_windows(motion: np.ndarray, fps: float, name: str, arkit: np.ndarray | None = None,
+                     neutral_frame: int | None = None, model=None) -> list[TakeSegment]:
+    """windows() with each stretch's expression: (F, 70, 3) landmark motion (default head's space;
+    `arkit` given for an ARKit capture, whose motion is then measured from its rest face). The cuts
+    move to nearby frames where the face is still (ml.capture_expression.segment_edges)."""
+    from ..ml import capture_expression as ce
+
+    still = ce.rest_offsets(motion, arkit, neutral_frame)
+    edges = ce.segment_edges(still, fps, WINDOW_S)
+    segments = windows(len(motion), fps, name, edges)
+    for seg, r in zip(segments, ce.label_windows(still, edges, fps, model)):
+        seg.emotion, seg.confidence = r["emotion"], round(r["confidence"], 4)
+        seg.labels = [(label, round(p, 4)) for label, p in r["labels"]]
+    return segments
 
 
 def _scale_arkit_by_region(arkit, signatures, region_gains) -> np.ndarray:

@@ -69,3 +69,42 @@ def test_missing_and_unreadable_files_name_the_file(tmp_path):
     junk.write_text("this,is\nnot,a capture\n")
     with pytest.raises(FormatError, match="junk.csv"):
         make_take("capture", junk)
+
+
+def test_each_window_is_classified_a_smile_as_joy(tmp_path):
+    from emotive.ml.labels import EKMAN
+
+    take = make_take("capture", write_livelink(tmp_path / "smile.csv", smile_and_jaw(120)), smoothing=0.0)
+    assert len(take.segments) == 1
+    seg = take.segments[0]
+    assert seg.emotion == "joy" and 0.5 < seg.confidence <= 1.0
+    assert len(seg.labels) == 3 and seg.labels[0] == ("joy", seg.confidence)
+    assert all(name in EKMAN for name, _ in seg.labels) and sum(p for _, p in seg.labels) <= 1 + 1e-6
+
+
+def test_a_still_face_is_neutral_and_windows_cover_the_take(tmp_path):
+    w = np.zeros((300, 52))
+    w[:, ARKIT_INDEX["browDownLeft"]] = w[:, ARKIT_INDEX["browDownRight"]] = 0.3   # a resting frown
+    w[100:110, ARKIT_INDEX["eyeBlinkLeft"]] = w[100:110, ARKIT_INDEX["eyeBlinkRight"]] = 1.0
+    take = make_take("capture", write_livelink(tmp_path / "still.csv", w), smoothing=0.0)
+    assert [s.emotion for s in take.segments] == ["neutral"] * 2
+    assert take.segments[0].start == 0.0 and take.segments[-1].end == pytest.approx(take.duration)
+
+
+def test_a_missing_model_leaves_windows_unclassified_with_a_warning(tmp_path, monkeypatch):
+    from emotive.ml import capture_expression
+
+    monkeypatch.setattr(capture_expression, "DEFAULT_WEIGHTS", tmp_path / "gone.safetensors")
+    take = make_take("capture", write_livelink(tmp_path / "take.csv", smile_and_jaw()), smoothing=0.0)
+    assert take.segments[0].emotion == "unclassified"
+    assert any("expressions not classified" in w for w in take.warnings)
+
+
+def test_real_live_link_sample_is_classified():
+    from emotive.ml.labels import EKMAN
+
+    take = make_take("capture", shared("capture/livelink_jmtechart/MySlate_3_Jason_Millers_iPhone.csv"))
+    assert len(take.segments) == 3
+    assert all(s.emotion in EKMAN and len(s.labels) == 3 for s in take.segments)
+    # the performer rests, then grimaces (brow lowered, nose wrinkled, upper lip raised)
+    assert take.segments[1].emotion != "neutral"
