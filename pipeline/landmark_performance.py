@@ -2,8 +2,9 @@
 
 Each segment's expression is generated as a landmark sequence by the expression LSTM
 (ml/expression_inference.py), in the canonical 70-landmark space of the default head.
-Neighbouring segments overlap by a short lead-in and release and are summed, so one
-expression flows into the next the way superposed muscle actions do. The summed performance
+Each take is calibrated to build, hold and let go on time (plan_windows, envelope, calibrate);
+neighbouring segments cross-fade (one lets go as the next builds) and are summed, so one
+expression flows into the next. The summed performance
 is retargeted onto ARKit weights by a bounded least-squares solve against the default head's
 per-key landmark signatures (rigs/retarget.py); any ARKit-keyed character can take those
 weights. Blinks and idle drift are added as in the envelope engine.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,7 +28,6 @@ LEAD = 0.25          # s before a segment's start where its expression begins to
 RELEASE = 0.45       # s after its end over which it lets go (overlaps the next segment's build)
 MIN_STRENGTH = 0.03  # below this a segment stays neutral: no generation needed
 SOLVE_CHUNK = 4096   # frames retargeted per step (progress and bounded memory)
-TAPER = 0.15         # s: a segment's take fades in/out at its window's edges (no steps in the sum)
 # Generated motion is noisier than shape-key motion: a firmer ridge keeps the solve from
 # explaining that noise with large opposing weights.
 REGULARISATION = 1e-2
@@ -40,7 +41,7 @@ APEX = 0.9
 ATTACK_SHARE = 0.3
 ATTACK_MAX = 0.6     # s
 DRIFT_S = 1.0        # s: the generator's motion slower than this is its drift, not kept
-GAIN_LIMITS = (0.5, 4.0)  # the generator's apex is scaled by at most this much either way
+GAIN_LIMITS = (0.0, 4.0)  # a faint generated apex is raised at most 4x; a strong one lowered freely
 
 
 @functools.lru_cache(maxsize=256)
@@ -62,14 +63,43 @@ def _smoothstep(u):
     return u * u * (3 - 2 * u)
 
 
-def envelope(n: int, lo: int, start: int, end: int, fps: float) -> np.ndarray:
-    """(n,) 0..1 over a segment's window [lo, lo + n): builds from the window's start to the
-    apex (ATTACK_SHARE into the segment [start, end], at most ATTACK_MAX s after start), holds
-    to the segment's end, releases to 0 at the window's end (frames are absolute)."""
-    t = np.arange(lo, lo + n, dtype=np.float64)
-    apex = start + min(ATTACK_SHARE * (end - start), ATTACK_MAX * fps)
-    rise = _smoothstep((t - lo) / max(apex - lo, 1.0))
-    fall = 1.0 - _smoothstep((t - end) / max(lo + n - 1 - end, 1.0))
+@dataclass
+class Window:
+    """Where one segment's expression lives, in frames: it builds over [lo, apex], holds, and
+    lets go over [fall, hi]."""
+    segment: int
+    lo: int
+    apex: float
+    fall: int
+    hi: int
+
+
+def plan_windows(segments, keep, fps: float, n_frames: int) -> list[Window]:
+    """The windows of the segments `keep` says are expressed (in order). Each builds from LEAD s
+    before its segment to its apex (ATTACK_SHARE into the segment, at most ATTACK_MAX s after its
+    start), holds to the segment's end and lets go over RELEASE s; where the next expressed
+    segment begins building before that, this one lets go exactly as the next builds (a
+    cross-fade whose weights sum to 1), so neighbours neither pulse nor dip."""
+    out = []
+    for i, seg in enumerate(segments):
+        if not keep[i]:
+            continue
+        s, e = round(seg.start * fps), round(seg.end * fps)
+        lo = max(0, round((seg.start - LEAD) * fps))
+        apex = s + min(ATTACK_SHARE * (e - s), ATTACK_MAX * fps)
+        out.append(Window(i, lo, apex, e, min(n_frames - 1, round((seg.end + RELEASE) * fps))))
+    for w, nxt in zip(out, out[1:]):
+        if w.hi > nxt.lo:
+            w.fall, w.hi = nxt.lo, min(n_frames - 1, math.ceil(nxt.apex))
+    return [w for w in out if w.hi - w.lo >= 2]
+
+
+def envelope(w: Window) -> np.ndarray:
+    """(hi - lo + 1,) 0..1: the window's build, hold and release (smoothsteps)."""
+    t = np.arange(w.lo, w.hi + 1, dtype=np.float64)
+    rise = _smoothstep((t - w.lo) / max(w.apex - w.lo, 1.0))
+    # a cross-fade lets go on the next window's build span [its lo, its apex] = [fall, hi]
+    fall = 1.0 - _smoothstep((t - w.fall) / max(w.hi - w.fall, 1.0))
     return np.minimum(rise, fall)
 
 
@@ -91,8 +121,8 @@ def calibrate(take: np.ndarray, pattern: np.ndarray, env: np.ndarray, level: flo
     replaced by env and the whole is scaled."""
     pp = float((pattern * pattern).sum())
     along = np.einsum("tld,ld->t", take, pattern) / max(pp, 1e-18)
-    if along.max() <= 1e-6:  # the generator made nothing along the expression: leave it be
-        return take
+    if along.max() <= 1e-6:  # the generator made nothing along the expression: only time it
+        return (take * env[:, None, None]).astype(np.float32)
     q = take[along >= 0.9 * along.max()].mean(axis=0)
     qq = float((q * q).sum())
     amount = np.einsum("tld,ld->t", take, q) / max(qq, 1e-18)
@@ -103,13 +133,6 @@ def calibrate(take: np.ndarray, pattern: np.ndarray, env: np.ndarray, level: flo
     rest -= (np.einsum("tld,ld->t", rest, pattern) / max(pp, 1e-18))[:, None, None] * pattern
     gain = np.clip(level / max(float((q * pattern).sum()) / pp, 1e-6), *GAIN_LIMITS)
     return (gain * (env[:, None, None] * q + rest)).astype(np.float32)
-
-
-def _taper(n: int, fps: float) -> np.ndarray:
-    ramp = max(1, round(TAPER * fps))
-    u = np.minimum(np.arange(n), np.arange(n)[::-1]) / ramp
-    u = np.clip(u, 0.0, 1.0)
-    return (u * u * (3 - 2 * u)).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,32 +164,28 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
     # The model is conditioned on how sure the text is (confidence strength, 0..1); the user's
     # intensity then scales the generated motion linearly, as an artist expects of a slider.
     confidence = strength(np.stack([s.probs for s in segments])) if segments else np.zeros(0)
-    windows = []
+    keep = [power * intensity >= MIN_STRENGTH and seg.emotion != "neutral"
+            for seg, power in zip(segments, confidence)]
+    windows = plan_windows(segments, keep, fps, n_frames)
     allowed = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=bool)  # per frame: solvable keys
-    for i, (seg, power) in enumerate(zip(segments, confidence)):
-        lo = max(0, round((seg.start - LEAD) * fps))
-        hi = min(n_frames - 1, round((seg.end + RELEASE) * fps))
-        if power * intensity >= MIN_STRENGTH and seg.emotion != "neutral" and hi - lo >= 2:
-            windows.append((i, lo, hi))
-            allowed[lo:hi + 1] |= vocabulary(seg.probs)
+    for w in windows:
+        allowed[w.lo:w.hi + 1] |= vocabulary(segments[w.segment].probs)
     # Generated in batches (one lock-step rollout per batch), so progress can be reported.
     batch = 512
     for b in range(0, len(windows), batch):
         part = windows[b:b + batch]
-        takes = model.generate_many([segments[i].ekman for i, _, _ in part],
-                                    [float(confidence[i]) for i, _, _ in part],
-                                    [hi - lo + 1 for _, lo, hi in part], neutral,
-                                    [(seed * 1_000_003 + i) % 2**32 for i, _, _ in part])
-        for (i, lo, hi), take in zip(part, takes):
-            seg = segments[i]
-            shape = expression_weights(seg.probs)
+        takes = model.generate_many([segments[w.segment].ekman for w in part],
+                                    [float(confidence[w.segment]) for w in part],
+                                    [w.hi - w.lo + 1 for w in part], neutral,
+                                    [(seed * 1_000_003 + w.segment) % 2**32 for w in part])
+        for w, take in zip(part, takes):
+            shape = expression_weights(segments[w.segment].probs)
             shape = shape / max(float(shape.max()), 1e-6)  # the expression at full strength
-            level = APEX * float(confidence[i])
-            env = envelope(hi - lo + 1, lo, round(seg.start * fps), round(seg.end * fps), fps)
+            level = APEX * float(confidence[w.segment])
+            env = envelope(w)
             take = calibrate(take, np.einsum("k,kld->ld", shape, signatures), env, level, fps)
-            fade = intensity * _taper(hi - lo + 1, fps)
-            offsets[lo:hi + 1] += take * fade[:, None, None]
-            prior[lo:hi + 1] += (level * env * fade)[:, None] * shape
+            offsets[w.lo:w.hi + 1] += intensity * take
+            prior[w.lo:w.hi + 1] += (intensity * level * env)[:, None] * shape
         yield 0.6 * min(b + batch, len(windows)) / len(windows)
 
     weights = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=np.float32)

@@ -123,3 +123,15 @@ def test_intensity_slider_is_linear_on_the_apex():
     apex = [float((landmark_performance(ANGER, intensity=i, seed=2).weights @ proto).max())
             for i in (0.25, 0.5)]
     assert apex[1] == pytest.approx(2 * apex[0], rel=0.1)
+
+
+def test_neighbouring_lines_cross_fade_without_pulse_or_dip():
+    from emotive.rigs.facs import ekman_expression
+
+    fps = 30
+    perf = landmark_performance(timeline(("anger", 0.5, 2.5, "anger"), ("anger", 2.5, 4.5, "anger")),
+                                fps=fps, seed=4)
+    proto = ekman_expression("anger")
+    level = perf.weights @ proto / float(proto @ proto)
+    held = level[round(1.2 * fps):round(4.5 * fps)]      # first apex .. second line's end
+    assert held.max() < 1.1 * np.median(held) and held.min() > 0.9 * np.median(held), (held.min(), held.max())
