@@ -5,6 +5,7 @@ from pathlib import Path
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
+from ..errors import EmotiveError
 from ..rigs.formats import READERS
 from .take import TakeOperator
 
@@ -47,6 +48,18 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
             format=None if self.capture_format == 'AUTO' else self.capture_format.lower(),
             fps=render.fps / render.fps_base, smoothing=self.smoothing, min_confidence=self.min_confidence,
             region_gains=gains or None, keep_landmarks=target.needs_landmarks)
+
+    def execute(self, context):
+        if bpy.app.background or context.window is None:
+            return super().execute(context)  # scripts: at once
+        # From the file browser: run modal (progress bar, Esc). Blender keeps an operator whose
+        # execute returns RUNNING_MODAL with a modal handler, as it does for invoke.
+        try:
+            self._start(context)
+        except EmotiveError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        return self.progress_start(context, 0.01)
 
     def invoke(self, context, event):
         reason = self.disabled_reason(context)

@@ -87,8 +87,11 @@ class TakeOperator(Explained, ModalProgress):
         return self.progress_start(context, 0.01)
 
     def cancel(self, context):
-        """Blender ends the modal run (file loaded, window closed): stop, change nothing."""
-        self._steps.close()
+        """Blender ends the modal run (file loaded, window closed) or its file browser (nothing
+        started yet): stop, change nothing."""
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
         self.progress_stop(context)
 
     def modal(self, context, event):

@@ -38,9 +38,15 @@ def sample_arkit(obj, scene, frame_start: int, frame_end: int) -> np.ndarray:
 def export_livelink_csv(path: Path, obj, scene) -> Path:
     from ..formats import livelink_csv
 
-    weights = sample_arkit(obj, scene, scene.frame_start, scene.frame_end)
     fps = scene.render.fps / scene.render.fps_base
-    return Path(livelink_csv.write(path, weights, fps))
+    if fps > 60:  # the app's timecode counts 60 frames a second
+        raise EmotiveError(f"Live Link Face CSV holds at most 60 frames a second; the scene runs at "
+                           f"{fps:.6g} fps: set the frame rate to 60 or lower")
+    weights = sample_arkit(obj, scene, scene.frame_start, scene.frame_end)
+    try:
+        return Path(livelink_csv.write(path, weights, fps))
+    except ValueError as exc:  # NaN from a driver, say
+        raise EmotiveError(f"cannot export '{obj.name}': {exc}") from exc
 
 
 EXPORTERS = {

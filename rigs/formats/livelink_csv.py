@@ -141,10 +141,14 @@ def read(path, *, timecode_fps: int = 60, fps: float | None = None, neutral_subt
         rate = float(round(rate)) if abs(rate - round(rate)) <= 0.01 * round(rate) else rate
     else:
         rate = float(timecode_fps)
-    index = np.rint((t - t[0]) / step).astype(np.int64)
-    if np.any(np.diff(index) <= 0):
-        raise FormatError(path, int(np.flatnonzero(np.diff(index) <= 0)[0]) + 1,
+    # Rows are placed by their own steps, each rounded to whole frames, and not by (t - t0) / step:
+    # a median step a thousandth of a frame off (23.976 fps written to three decimals) would add up
+    # to whole frames over a long take.
+    steps = np.rint(np.diff(t) / step).astype(np.int64)
+    if np.any(steps <= 0):
+        raise FormatError(path, int(np.flatnonzero(steps <= 0)[0]) + 1,
                           "two rows fall on the same frame (an uneven timecode)")
+    index = np.concatenate([[0], np.cumsum(steps)])
     n_rows, n = n, int(index[-1]) + 1
     check_frames(path, n, n_rows - 1, max_frames)
     values = np.full((n, 52 + 9), np.nan, dtype=np.float32)

@@ -52,3 +52,14 @@ def test_an_unknown_suffix_is_refused(head, tmp_path):
 
     with pytest.raises(EmotiveError, match="use one of .csv"):
         export(tmp_path / "take.xyz", head, bpy.context.scene)
+
+
+def test_a_scene_faster_than_the_timecode_is_refused_by_name(head, tmp_path):
+    from emotive.errors import EmotiveError
+    from emotive.rigs.blender.export import export
+
+    scene = bpy.context.scene
+    scene.render.fps = 120
+    with pytest.raises(EmotiveError, match="120 fps"):
+        export(tmp_path / "fast.csv", head, scene)
+    assert not (tmp_path / "fast.csv").exists()

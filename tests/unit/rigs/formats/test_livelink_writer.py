@@ -31,3 +31,14 @@ def test_header_is_the_apps(tmp_path):
 def test_bad_input_is_refused(tmp_path, weights, fps, match):
     with pytest.raises(ValueError, match=match):
         livelink_csv.write(tmp_path / "x.csv", weights, fps)
+
+
+def test_a_long_ntsc_take_keeps_one_row_per_frame(tmp_path):
+    # 23.976 fps timecodes written to three decimals step 2.502/2.503 frames: 10 minutes of rows
+    # must come back as as many frames, none doubled or missing.
+    n = 10 * 60 * 24
+    w = np.zeros((n, 52), np.float32)
+    w[:, 0] = np.arange(n) % 7 / 7
+    track = read(livelink_csv.write(tmp_path / "ntsc.csv", w, 24000 / 1001))
+    assert track.n_frames == n and track.valid.all()
+    assert np.abs(track.arkit[:, 0] - w[:, 0]).max() < 1e-6
