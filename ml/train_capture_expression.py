@@ -9,10 +9,13 @@ placed on a longer neutral canvas and windows of 1-2.5 s are cut at random place
 offsets, partial expressions and neutral stretches are all seen; a window whose expression
 reaches less than PARTIAL of the sequence's peak movement (or moves less than NEUTRAL_MM) is
 labelled neutral. Capture-like noise is added to every window: per-point jitter then
-exponential smoothing (a tracker and the One-Euro filter), a small residual head rotation about
-the neck, an error of the rest face (a small constant expression), and, on half of the windows,
-speech-like mouth motion (jaw and lip keys at syllable rate): a performer who talks is not
-surprised. The windows are in the default head's scale (each face's offsets times the default
+exponential smoothing (a tracker and the One-Euro filter) and a slow per-point drift; an error of
+the rest face (a small constant expression); on 40 % of the windows the path of a 2-D tracker
+(the face turned by a random head pose, seen orthographically with image noise and lifted back
+by rigs.capture_cleaning's orthographic fit with the default head's depth, `lift_2d`), on the
+others a small residual head rotation about the neck; and, on half of the windows, speech-like
+motion (jaw and lip keys at syllable rate, conversational brow raises): a performer who talks is
+not surprised. The windows are in the default head's scale (each face's offsets times the default
 head's eye-corner distance over its own), as the capture source makes them.
 
 Model: a one-hidden-layer MLP (ReLU) on standardised features (ml/capture_expression.features),
@@ -44,6 +47,7 @@ NEUTRAL = EKMAN.index("neutral")
 PARTIAL = 0.4            # a window reaching less of the sequence's peak movement is neutral
 WINDOWS_PER_SEQUENCE = 4
 HIDDEN = 64
+REST_ERROR = 0.04        # std of the rest face's error, as ARKit weights (clipped at 3 std)
 EPOCHS = 60
 SPEECH_KEYS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft",
                "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthRollLower",
@@ -138,7 +142,7 @@ def capture_noise(rng, w: np.ndarray, fps: float, signatures: np.ndarray, face: 
     if rng.uniform() < 0.5:
         w = w + np.einsum("fk,kld->fld", _speech(rng, n, fps), signatures)
     if rng.uniform() < 0.5:   # the rest face (median of the take) is a little off
-        w = w + np.einsum("k,kld->ld", np.clip(rng.normal(0, 0.04, len(ARKIT_NAMES)), -0.12, 0.12),
+        w = w + np.einsum("k,kld->ld", np.clip(rng.normal(0, REST_ERROR, len(ARKIT_NAMES)), -3 * REST_ERROR, 3 * REST_ERROR),
                           signatures)[None]
     ref = ce_reference()
     if face is not None and rng.uniform() < two_d:
