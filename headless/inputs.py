@@ -63,7 +63,8 @@ class CaptureInput:
         parser.add_argument("--min-confidence", type=float, default=0.3,
                             help="landmarks the tracker is less sure of are treated as gaps")
         parser.add_argument("--neutral-frame", type=int,
-                            help="a frame where the performer rests (default: the take's median face)")
+                            help="a frame of the take (at --fps, from 0) where the performer rests "
+                                 "(default: the take's median face)")
         for region in ("upper", "middle", "lower"):
             parser.add_argument(f"--{region}", type=float, default=1.0, metavar="GAIN",
                                 help=f"exaggerate (> 1) or damp (< 1) the {region} face")

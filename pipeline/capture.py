@@ -68,8 +68,9 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     """Yield (fraction, message) while working; return the Take.
 
     format: a rigs.formats name (detected when None); fps: the take's rate (the file's when
-    None); smoothing: One-Euro strength 0..1; neutral_frame: a frame where the performer rests
-    (the take's median face when None); region_gains: {"upper"|"middle"|"lower": gain} to
+    None); smoothing: One-Euro strength 0..1; neutral_frame: a frame of the take (at its rate,
+    `fps`, counted from 0) where the performer rests (the take's median face when None; a
+    recording of blendshape scores only has its neutral in the scores already); region_gains: {"upper"|"middle"|"lower": gain} to
     exaggerate (> 1) or damp (< 1) part of the face."""
     from ..rigs import capture_cleaning, formats
     from ..rigs.head_mesh import default_head_rig
@@ -83,7 +84,10 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     if n < 2:
         raise EmotiveError(f"'{path}': {n} usable frame(s); a take needs at least two")
     if neutral_frame is not None and not 0 <= int(neutral_frame) < n:
-        raise EmotiveError(f"neutral frame {neutral_frame} is outside the take (0..{n - 1})")
+        raise EmotiveError(f"neutral frame {neutral_frame} is outside the take (0..{n - 1} at {clean.fps:g} fps)")
+    if neutral_frame is not None and clean.points is None:
+        clean.warnings.append("the neutral frame is not used: this recording holds blendshape scores, "
+                              "not landmarks")
     _, signatures = default_head_rig()
     arkit = None if clean.arkit is None else np.clip(clean.arkit, 0.0, 1.0).astype(np.float32)
     landmarks = None
@@ -94,13 +98,13 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     if landmarks is not None and region_gains:
         for region, gain in region_gains.items():
             landmarks[:, region_indices(region)] *= float(gain)
-    if arkit is None or (region_gains and clean.points is not None):
+    if arkit is None:
         yield 0.6, "solving ARKit weights"
         solver, arkit = _solver(), np.zeros((n, len(ARKIT_NAMES)), np.float32)
         for start in range(0, n, SOLVE_CHUNK):
             arkit[start:start + SOLVE_CHUNK] = solver.solve(landmarks[start:start + SOLVE_CHUNK])
             yield 0.6 + 0.3 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
-    elif region_gains:  # an ARKit capture: scale its weights by the region each key moves most
+    elif region_gains:  # the file's own scores: scale each key by the region it moves most
         arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
     yield 0.9, "classifying expressions"
     motion = landmarks if landmarks is not None else np.einsum("fk,kld->fld", arkit, signatures)
