@@ -65,6 +65,13 @@ class CaptureInput:
         parser.add_argument("--neutral-frame", type=int,
                             help="a frame of the take (at --fps, from 0) where the performer rests "
                                  "(default: the take's median face)")
+        parser.add_argument("--emotion-from", metavar="TEXT",
+                            help="migrate the performance toward this line's emotions where they differ from "
+                                 "the captured ones (the mouth keeps its articulation)")
+        parser.add_argument("--alpha-mouth", type=float, default=0.3,
+                            help="how much of the wanted expression the mouth takes, 0-2 (with --emotion-from)")
+        parser.add_argument("--alpha-face", type=float, default=1.0,
+                            help="how much the rest of the face takes, 0-2 (with --emotion-from)")
         for region in ("upper", "middle", "lower"):
             parser.add_argument(f"--{region}", type=float, default=1.0, metavar="GAIN",
                                 help=f"exaggerate (> 1) or damp (< 1) the {region} face")
@@ -75,9 +82,16 @@ class CaptureInput:
 
         gains = {r: getattr(args, r) for r in ("upper", "middle", "lower") if getattr(args, r) != 1.0}
         path = check_options(args.capture, args.smoothing, args.min_confidence, args.fps, gains)
+        if args.emotion_from is not None:
+            from ..pipeline.migration import check_alphas
+            from ..pipeline.text import check_text
+
+            check_text(args.emotion_from)
+            check_alphas(args.alpha_mouth, args.alpha_face)
         return path.stem, dict(path=str(path), format=args.format, fps=args.fps, smoothing=args.smoothing,
                                min_confidence=args.min_confidence, neutral_frame=args.neutral_frame,
-                               region_gains=gains or None)
+                               region_gains=gains or None, emotion_text=args.emotion_from,
+                               alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face)
 
 
 def _read_text(args) -> str:

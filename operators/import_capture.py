@@ -35,6 +35,15 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
     lower: bpy.props.FloatProperty(name="Lower Face", default=1.0, min=0.0, max=3.0,
                                    description="Exaggerate (> 1) or damp (< 1) mouth and jaw")
 
+    emotion_text: bpy.props.StringProperty(
+        name="Emotion From", default="",
+        description="Migrate the performance toward this line's emotions where they differ from the captured "
+                    "ones (empty: keep the captured expressions)")
+    alpha_mouth: bpy.props.FloatProperty(name="Mouth", default=0.3, min=0.0, max=2.0,
+                                         description="How much of the wanted expression the mouth takes")
+    alpha_face: bpy.props.FloatProperty(name="Rest of Face", default=1.0, min=0.0, max=2.0,
+                                        description="How much of the wanted expression the rest of the face takes")
+
     def motion(self, context) -> str:
         return "landmark"  # a capture carries landmark motion for every target
 
@@ -47,7 +56,8 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
         return path.stem or path.name, (str(path),), dict(
             format=None if self.capture_format == 'AUTO' else self.capture_format.lower(),
             fps=render.fps / render.fps_base, smoothing=self.smoothing, min_confidence=self.min_confidence,
-            region_gains=gains or None, keep_landmarks=target.needs_landmarks)
+            region_gains=gains or None, emotion_text=self.emotion_text.strip() or None,
+            alpha_mouth=self.alpha_mouth, alpha_face=self.alpha_face, keep_landmarks=target.needs_landmarks)
 
     def execute(self, context):
         if bpy.app.background or context.window is None:

@@ -64,18 +64,26 @@ def _solver():
 
 def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
               min_confidence: float = 0.3, neutral_frame: int | None = None,
-              region_gains: dict | None = None, keep_landmarks: bool = True, **_ignored):
+              region_gains: dict | None = None, emotion_text: str | None = None,
+              alpha_mouth: float = 0.3, alpha_face: float = 1.0, keep_landmarks: bool = True, **_ignored):
     """Yield (fraction, message) while working; return the Take.
 
     format: a rigs.formats name (detected when None); fps: the take's rate (the file's when
     None); smoothing: One-Euro strength 0..1; neutral_frame: a frame of the take (at its rate,
     `fps`, counted from 0) where the performer rests (the take's median face when None; a
     recording of blendshape scores only has its neutral in the scores already); region_gains: {"upper"|"middle"|"lower": gain} to
-    exaggerate (> 1) or damp (< 1) part of the face."""
+    exaggerate (> 1) or damp (< 1) part of the face; emotion_text: migrate the performance toward
+    this text's emotions (pipeline/migration.py), alpha_mouth / alpha_face its blend weights."""
     from ..rigs import capture_cleaning, formats
     from ..rigs.head_mesh import default_head_rig
 
     path = check_options(path, smoothing, min_confidence, fps, region_gains)
+    if emotion_text is not None:
+        from .migration import check_alphas
+        from .text import check_text
+
+        check_text(emotion_text)
+        check_alphas(alpha_mouth, alpha_face)
     yield 0.0, f"reading {path.name}"
     track = formats.read(path, format=format)  # FormatError names the file and frame
     yield 0.3, "cleaning the capture"
@@ -115,6 +123,20 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     except (FileNotFoundError, ValueError) as e:   # a missing or broken model file: keep the take
         segments = windows(n, float(clean.fps), path.name)
         warnings.append(f"expressions not classified: {e}")
+    if emotion_text is not None:
+        from .migration import migration
+
+        yield 0.95, "migrating the expressions"
+        delta, wanted = migration(segments, emotion_text, n, float(clean.fps),
+                                  alpha_mouth=alpha_mouth, alpha_face=alpha_face)
+        arkit = np.clip(arkit + _solver().solve(delta), 0.0, 1.0).astype(np.float32)
+        motion = motion + delta
+        if landmarks is not None:
+            landmarks = landmarks + delta
+        captured = ", ".join(sorted({s.emotion for s in segments}))
+        segments = classify_windows(motion, float(clean.fps), path.name, neutral_frame=neutral_frame)
+        warnings.append(f"migrated from {captured} toward the text's "
+                        f"{', '.join(s.emotion for s in wanted.segments)} (mouth {alpha_mouth:g}, face {alpha_face:g})")
     head = None
     if clean.head_matrix is not None:
         head = clean.relative_head_rotation(neutral_frame).astype(np.float32)

@@ -53,3 +53,20 @@ def test_openpose_capture_drives_a_face_rig(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["drive"] == "bones" and {"jaw_master", "brow.T.L.002"} <= set(report["keyed_bones"])
     assert report["frame_end"] == 300
+
+
+def test_emotion_from_text_migrates_the_capture(tmp_path):
+    weights = np.zeros((240, 52))
+    from emotive.rigs.arkit import ARKIT_INDEX
+
+    weights[:, ARKIT_INDEX["jawOpen"]] = 0.15 * (1 + np.sin(2 * np.pi * 3 * np.arange(240) / 60))
+    csv = write_livelink(tmp_path / "talk.csv", weights)
+    proc = emotive("capture", str(csv), "--out", str(tmp_path / "t.blend"), "--report", str(tmp_path / "r.json"),
+                   "--emotion-from", "I am furious, this makes me so angry, I hate it!", "--alpha-mouth", "0.2")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {s["emotion"] for s in report["segments"]} == {"anger"}
+    assert "browDownLeft" in report["keyed_shape_keys"]
+    assert "migrated from" in proc.stderr and "toward the text's anger" in proc.stderr
+    bad = emotive("capture", str(csv), "--out", str(tmp_path / "b.blend"), "--emotion-from", "x", "--alpha-face", "5")
+    assert bad.returncode == 2 and "alpha_face" in bad.stderr and not (tmp_path / "b.blend").exists()

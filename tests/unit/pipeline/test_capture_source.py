@@ -108,3 +108,53 @@ def test_real_live_link_sample_is_classified():
     assert all(s.emotion in EKMAN and len(s.labels) == 3 for s in take.segments)
     # the performer rests, then grimaces (brow lowered, nose wrinkled, upper lip raised)
     assert take.segments[1].emotion != "neutral"
+
+
+# --- expression migration (pipeline/migration.py) ------------------------------------------------
+
+ANGRY_LINE = "I am furious, this makes me so angry, I hate it!"
+
+
+def talking(n=240) -> np.ndarray:
+    """A neutral talking face: the jaw and lips move, nothing else."""
+    w = np.zeros((n, 52))
+    t = np.arange(n) / 60
+    w[:, ARKIT_INDEX["jawOpen"]] = 0.15 * (1 + np.sin(2 * np.pi * 3 * t))
+    w[:, ARKIT_INDEX["mouthFunnel"]] = 0.1 * (1 + np.sin(2 * np.pi * 1.3 * t))
+    return w
+
+
+def mouth_correlation(a, b) -> float:
+    a, b = a[:, 48:68], b[:, 48:68]
+    return float(np.corrcoef((a - a.mean(0)).ravel(), (b - b.mean(0)).ravel())[0, 1])
+
+
+def test_migration_turns_a_neutral_talker_angry_and_keeps_the_mouth(tmp_path):
+    path = write_livelink(tmp_path / "talk.csv", talking())
+    plain = make_take("capture", path, smoothing=0.0)
+    angry = make_take("capture", path, smoothing=0.0, emotion_text=ANGRY_LINE)
+    assert {s.emotion for s in plain.segments} == {"neutral"}
+    assert {s.emotion for s in angry.segments} == {"anger"}
+    assert angry.arkit[:, ARKIT_INDEX["browDownLeft"]].max() > 0.5 > plain.arkit[:, ARKIT_INDEX["browDownLeft"]].max()
+    assert mouth_correlation(plain.landmarks, angry.landmarks) >= 0.9
+    assert any("migrated from neutral" in w for w in angry.warnings)
+
+
+def test_migration_leaves_a_capture_that_already_agrees(tmp_path):
+    path = write_livelink(tmp_path / "smile.csv", smile_and_jaw(240))
+    plain = make_take("capture", path, smoothing=0.0)
+    assert {s.emotion for s in plain.segments} <= {"joy", "neutral"}
+    happy = make_take("capture", path, smoothing=0.0,
+                      emotion_text="I am so happy today, this is wonderful news and I love it!")
+    joyful = [s for s in plain.segments if s.emotion == "joy"]
+    frames = slice(round(joyful[0].start * plain.fps) + 10, round(joyful[0].end * plain.fps) - 10)
+    assert np.abs(happy.landmarks[frames] - plain.landmarks[frames]).max() < 1e-4
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"emotion_text": "  "}, "text is empty"), ({"emotion_text": ANGRY_LINE, "alpha_mouth": 3}, "alpha_mouth"),
+    ({"emotion_text": ANGRY_LINE, "alpha_face": float("nan")}, "alpha_face"),
+])
+def test_bad_migration_options_are_refused_before_reading(tmp_path, options, match):
+    with pytest.raises(EmotiveError, match=match):
+        make_take("capture", write_livelink(tmp_path / "t.csv", talking(20)), **options)

@@ -1,0 +1,82 @@
+"""Expression migration: a capture's performance moved toward another emotion timeline (bpy-free).
+
+GANemotion's expression attention: where the emotion a performer shows differs from the one the
+scene wants (from a line of text here; from the recording's own speech once that path exists),
+the wanted expression is added to the captured motion with weight α1 on the mouth and α2 on the
+rest of the face, so the articulation of a talking mouth survives while brows, eyes and cheeks
+take the new emotion. Stretches where the two already agree are left as captured. The wanted
+expression is the text path's own calibrated landmark performance, laid over the capture's time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..errors import EmotiveError
+from ..rigs.landmarks import N_CANONICAL
+
+MOUTH = np.arange(48, 68)      # iBUG-68 lip landmarks (outer 48-59, inner 60-67)
+ALPHA_MOUTH = 0.3              # α1: little enough that speech stays readable
+ALPHA_FACE = 1.0               # α2: the rest of the face takes the wanted expression fully
+GATE_S = 0.3                   # s over which migration fades in and out between stretches
+
+
+def check_alphas(alpha_mouth: float, alpha_face: float) -> None:
+    for name, value in (("alpha_mouth", alpha_mouth), ("alpha_face", alpha_face)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 2:
+            raise EmotiveError(f"{name} must be a number between 0 and 2, got {value!r}")
+
+
+def attention(alpha_mouth: float = ALPHA_MOUTH, alpha_face: float = ALPHA_FACE) -> np.ndarray:
+    """(70,) the blend weight of each canonical landmark."""
+    a = np.full(N_CANONICAL, float(alpha_face), dtype=np.float32)
+    a[MOUTH] = alpha_mouth
+    return a
+
+
+def wanted_motion(text: str, n_frames: int, fps: float, *, seed: int = 0, model_path=None):
+    """The text's emotion timeline stretched over the capture (its sentences share the take's
+    time in proportion to their length) and its calibrated landmark performance:
+    -> (timeline, (n_frames, 70, 3) landmark offsets on the default head, no blinks)."""
+    from .landmark_performance import landmark_performance
+    from .text import check_text, load_classifier
+    from .timeline import build_timeline
+
+    timeline = build_timeline(check_text(text), load_classifier(model_path))
+    duration = (n_frames - 1) / fps
+    scale = duration / max(float(timeline.duration), 1e-9)
+    timeline = dataclasses.replace(timeline, duration=duration, segments=[
+        dataclasses.replace(s, start=s.start * scale, end=s.end * scale) for s in timeline.segments])
+    motion = landmark_performance(timeline, fps=fps, seed=seed, keep_landmarks=True).landmarks
+    out = np.zeros((n_frames, N_CANONICAL, 3), dtype=np.float32)
+    out[:min(n_frames, len(motion))] = motion[:n_frames]
+    return timeline, out
+
+
+def gate(captured_segments, timeline, n_frames: int, fps: float) -> np.ndarray:
+    """(n_frames,) 0..1: 1 where the text wants an emotion other than the one captured, 0 where
+    they agree or the text wants neutral, eased over GATE_S."""
+    t = np.arange(n_frames) / fps
+    shown = np.full(n_frames, "", dtype=object)
+    for seg in captured_segments:
+        shown[(t >= seg.start) & (t <= seg.end)] = seg.emotion
+    wanted = np.full(n_frames, "neutral", dtype=object)
+    for seg in timeline.segments:
+        wanted[(t >= seg.start) & (t <= seg.end)] = seg.emotion
+    # adding expressions cannot make a face neutral: where the text wants neutral, nothing is added
+    g = ((wanted != shown) & (wanted != "neutral")).astype(np.float64)
+    width = max(1, round(GATE_S * fps))
+    kernel = np.ones(width) / width
+    return np.convolve(np.pad(g, (width // 2, width - 1 - width // 2), mode="edge"), kernel, "valid").astype(np.float32)
+
+
+def migration(captured_segments, text: str, n_frames: int, fps: float, *, alpha_mouth: float = ALPHA_MOUTH,
+              alpha_face: float = ALPHA_FACE, seed: int = 0, model_path=None):
+    """-> ((n_frames, 70, 3) landmark offsets to add to the capture, the wanted timeline)."""
+    check_alphas(alpha_mouth, alpha_face)
+    timeline, wanted = wanted_motion(text, n_frames, fps, seed=seed, model_path=model_path)
+    weight = gate(captured_segments, timeline, n_frames, fps)[:, None, None] * attention(alpha_mouth, alpha_face)[None, :, None]
+    return (wanted * weight).astype(np.float32), timeline
