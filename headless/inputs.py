@@ -72,6 +72,11 @@ class CaptureInput:
                             help="how much of the wanted expression the mouth takes, 0-2 (with --emotion-from)")
         parser.add_argument("--alpha-face", type=float, default=1.0,
                             help="how much the rest of the face takes, 0-2 (with --emotion-from)")
+        parser.add_argument("--save-dataset", type=Path, metavar="FILE.npz",
+                            help="also save the take's windows as training data for the expression LSTM "
+                                 "(python -m emotive train-expressions --data FILE.npz); needs --fps 30")
+        parser.add_argument("--dataset-label", metavar="EMOTION",
+                            help="one Ekman emotion for every saved window (default: each window's label)")
         for region in ("upper", "middle", "lower"):
             parser.add_argument(f"--{region}", type=float, default=1.0, metavar="GAIN",
                                 help=f"exaggerate (> 1) or damp (< 1) the {region} face")
@@ -91,7 +96,18 @@ class CaptureInput:
         return path.stem, dict(path=str(path), format=args.format, fps=args.fps, smoothing=args.smoothing,
                                min_confidence=args.min_confidence, neutral_frame=args.neutral_frame,
                                region_gains=gains or None, emotion_text=args.emotion_from,
-                               alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face)
+                               alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face,
+                               save_dataset=_dataset_path(args), dataset_label=args.dataset_label)
+
+
+def _dataset_path(args) -> str | None:
+    if args.save_dataset is None:
+        return None
+    from ..pipeline.capture_dataset import check_dataset_options
+    from .jobs import writable
+
+    check_dataset_options(args.save_dataset, args.dataset_label)
+    return str(writable(args.save_dataset, "--save-dataset", (".npz",)))
 
 
 def _read_text(args) -> str:

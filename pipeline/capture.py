@@ -65,7 +65,8 @@ def _solver():
 def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
               min_confidence: float = 0.3, neutral_frame: int | None = None,
               region_gains: dict | None = None, emotion_text: str | None = None,
-              alpha_mouth: float = 0.3, alpha_face: float = 1.0, keep_landmarks: bool = True, **_ignored):
+              alpha_mouth: float = 0.3, alpha_face: float = 1.0, save_dataset: str | None = None,
+              dataset_label: str | None = None, keep_landmarks: bool = True, **_ignored):
     """Yield (fraction, message) while working; return the Take.
 
     format: a rigs.formats name (detected when None); fps: the take's rate (the file's when
@@ -73,11 +74,17 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     `fps`, counted from 0) where the performer rests (the take's median face when None; a
     recording of blendshape scores only has its neutral in the scores already); region_gains: {"upper"|"middle"|"lower": gain} to
     exaggerate (> 1) or damp (< 1) part of the face; emotion_text: migrate the performance toward
-    this text's emotions (pipeline/migration.py), alpha_mouth / alpha_face its blend weights."""
+    this text's emotions (pipeline/migration.py), alpha_mouth / alpha_face its blend weights;
+    save_dataset: also write the take's windows as expression-LSTM training data (an .npz,
+    pipeline/capture_dataset.py), labelled by the classifier or with dataset_label."""
     from ..rigs import capture_cleaning, formats
     from ..rigs.head_mesh import default_head_rig
 
     path = check_options(path, smoothing, min_confidence, fps, region_gains)
+    if save_dataset is not None:
+        from .capture_dataset import check_dataset_options
+
+        check_dataset_options(save_dataset, dataset_label)
     if emotion_text is not None:
         from .migration import check_alphas
         from .text import check_text
@@ -142,11 +149,17 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         head = clean.relative_head_rotation(neutral_frame).astype(np.float32)
     elif clean.head_rotation is not None and np.abs(clean.head_rotation).max() > 0:
         head = (clean.head_rotation - np.median(clean.head_rotation, axis=0)).astype(np.float32)
-    yield 1.0, "capture read"
-    return Take(fps=float(clean.fps), n_frames=n, arkit=arkit,
+    take = Take(fps=float(clean.fps), n_frames=n, arkit=arkit,
                 landmarks=landmarks if keep_landmarks else None, head_pose=head,
                 segments=segments,
                 warnings=warnings, source=NAME, synthetic_life=False)
+    if save_dataset is not None:
+        from .capture_dataset import save_dataset as write_dataset
+
+        written, count = write_dataset(take, save_dataset, dataset_label, landmarks=motion)
+        take.warnings.append(f"saved {count} window(s) as training data: {written}")
+    yield 1.0, "capture read"
+    return take
 
 
 def windows(n_frames: int, fps: float, name: str, edges=None) -> list[TakeSegment]:

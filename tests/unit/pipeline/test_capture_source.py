@@ -158,3 +158,36 @@ def test_migration_leaves_a_capture_that_already_agrees(tmp_path):
 def test_bad_migration_options_are_refused_before_reading(tmp_path, options, match):
     with pytest.raises(EmotiveError, match=match):
         make_take("capture", write_livelink(tmp_path / "t.csv", talking(20)), **options)
+
+
+# --- captures as training data (pipeline/capture_dataset.py) --------------------------------------
+
+def test_a_capture_saves_training_sequences_the_trainer_loads(tmp_path):
+    from emotive.ml.expression_data import load_sequences
+    from emotive.ml.labels import EKMAN
+
+    path = write_livelink(tmp_path / "smile.csv", smile_and_jaw(240))
+    take = make_take("capture", path, fps=30, smoothing=0.0, save_dataset=str(tmp_path / "smile.npz"))
+    data = load_sequences(str(tmp_path / "smile.npz"))          # the trainer's own check
+    assert len(data) == len(take.segments) and data.fps == 30
+    assert [EKMAN[e] for e in data.emotion] == [s.emotion for s in take.segments]
+    assert data.landmarks.shape[1:] == (max(data.lengths), 70, 3)
+    assert any("saved" in w and "training data" in w for w in take.warnings)
+    labelled = make_take("capture", path, fps=30, smoothing=0.0, save_dataset=str(tmp_path / "joy.npz"),
+                         dataset_label="joy")
+    assert set(load_sequences(str(tmp_path / "joy.npz")).emotion) == {EKMAN.index("joy")}
+    assert labelled.n_frames == take.n_frames
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"save_dataset": "x.csv"}, "must end in .npz"), ({"save_dataset": "x.npz", "dataset_label": "glee"}, "glee"),
+])
+def test_bad_dataset_options_are_refused_before_reading(tmp_path, options, match):
+    with pytest.raises(EmotiveError, match=match):
+        make_take("capture", write_livelink(tmp_path / "t.csv", talking(20)), **options)
+
+
+def test_a_dataset_needs_the_trainers_rate(tmp_path):
+    with pytest.raises(EmotiveError, match="--fps 30"):
+        make_take("capture", write_livelink(tmp_path / "t.csv", talking(120)), smoothing=0.0,
+                  save_dataset=str(tmp_path / "t.npz"))
