@@ -25,6 +25,7 @@ from pathlib import Path
 import bpy
 import cv2
 import numpy as np
+from head_scene import head_scene
 
 from emotive.pipeline import make_take
 from emotive.rigs import capture_cleaning, formats
@@ -104,18 +105,8 @@ def performance(n: int, seed: int = 11):
 def scene_with_head(head_mesh):
     from mathutils import Vector
 
-    from emotive.headless.preview import _configure, ensure_camera_and_light
-    from emotive.rigs.blender.head import create_default_head
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    obj = create_default_head(scene.collection, head=head_mesh)
-    ensure_camera_and_light(scene, obj)
-    _configure(scene, "workbench", HEIGHT)
-    scene.render.resolution_x, scene.render.resolution_y = WIDTH, HEIGHT
+    scene, obj = head_scene(head_mesh, WIDTH, HEIGHT)
     scene.display.render_aa = 'FXAA'
-    scene.render.image_settings.file_format = 'PNG'
-    scene.render.film_transparent = False
     # frame the face (brows to chin), not the whole skull, in the 4:3 picture
     corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
     lo, hi = corners.min(axis=0), corners.max(axis=0)

@@ -25,6 +25,7 @@ import numpy as np
 
 from expression_lines import LINES
 from fer_judge import FERJudge
+from head_scene import head_scene
 
 from emotive.pipeline import make_take
 from emotive.rigs.arkit import ARKIT_NAMES
@@ -40,18 +41,7 @@ VARIANT = "old_male"
 
 
 def scene_with_head(head_mesh):
-    from emotive.headless.preview import _configure, ensure_camera_and_light
-    from emotive.rigs.blender.head import create_default_head
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    obj = create_default_head(scene.collection, head=head_mesh)
-    ensure_camera_and_light(scene, obj)
-    _configure(scene, "workbench", SIZE)
-    scene.render.image_settings.media_type = 'IMAGE'
-    scene.render.image_settings.file_format = 'PNG'
-    scene.render.film_transparent = False
-    return scene, obj
+    return head_scene(head_mesh, SIZE)
 
 
 def render(scene, path: Path) -> np.ndarray:

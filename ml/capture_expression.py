@@ -196,17 +196,9 @@ class CaptureExpressionModel:
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int) -> CaptureExpressionModel:
-    try:
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
-        with safe_open(path, "np") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(path)
-    except Exception as e:   # safetensors raises its own error types for bad headers
-        raise ValueError(f"{path}: not a readable safetensors file ({e})") from e
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an Emotive capture-expression file (format "
-                         f"{meta.get('format')!r}, expected {FORMAT!r})")
+    from .weights_file import read_weights
+
+    tensors, meta = read_weights(path, FORMAT, "capture-expression")
     try:
         if json.loads(meta["emotions"]) != list(EKMAN):
             raise ValueError(f"emotions {meta['emotions']} differ from {list(EKMAN)}")

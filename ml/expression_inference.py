@@ -135,17 +135,9 @@ class ExpressionModel:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such expression model (run python -m "
                                     f"emotive.ml.train_expressions)")
-        try:
-            from safetensors import safe_open
-            from safetensors.numpy import load_file
-            with safe_open(str(path), "np") as f:
-                meta = f.metadata() or {}
-            tensors = load_file(str(path))
-        except Exception as e:   # safetensors raises its own error types for bad headers
-            raise ValueError(f"{path}: not a readable safetensors file ({e})") from e
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path}: not an Emotive expression-LSTM file (format "
-                             f"{meta.get('format')!r}, expected {FORMAT!r})")
+        from .weights_file import read_weights
+
+        tensors, meta = read_weights(path, FORMAT, "expression-LSTM")
         if meta.get("landmark_set") != LANDMARK_SET:
             raise ValueError(f"{path}: landmark set {meta.get('landmark_set')!r} is incompatible "
                              f"(this add-on uses {LANDMARK_SET!r})")

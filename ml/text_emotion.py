@@ -133,17 +133,9 @@ class TextEmotionModel:
         path = Path(path) if path is not None else DEFAULT_WEIGHTS
         if not path.is_file():
             raise FileNotFoundError(f"text-emotion weights not found: {path}")
-        try:
-            from safetensors import safe_open
+        from .weights_file import read_weights
 
-            with safe_open(str(path), framework="numpy") as f:
-                meta = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as e:   # safetensors raises its own error types for bad headers
-            raise ValueError(f"{path}: not a readable safetensors file ({e})") from e
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path}: not an Emotive text-emotion weights file "
-                             f"(format {meta.get('format')!r}, expected {FORMAT!r})")
+        tensors, meta = read_weights(path, FORMAT, "text-emotion weights")
         try:
             vocab = json.loads(meta["vocab"])
             labels = json.loads(meta["labels"])

@@ -2,7 +2,6 @@
 in ../shared/data/capture (skipped with a reason when absent)."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +9,7 @@ import pytest
 
 from emotive.rigs.arkit import ARKIT_NAMES
 
-SHARED = Path(os.environ.get("EMOTIVE_SHARED_DATA", Path(__file__).resolve().parents[5] / "shared" / "data"))
-
-
-def shared(relative: str) -> Path:
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"needs ../shared/data/{relative} (real capture samples, present in CI)")
-    return path
+from shared_fixtures import SHARED, shared  # noqa: F401 (the real samples, skipped when absent)
 
 
 def face70(centre=(320.0, 240.0), size=100.0, seed=0) -> np.ndarray:

@@ -1,0 +1,21 @@
+"""The benches' render scene: a fresh empty file with one head (the default or a variant mesh), the
+preview's camera and light, Workbench, PNG stills on an opaque background."""
+
+import bpy
+
+
+def head_scene(head_mesh, width: int, height: int | None = None):
+    """-> (scene, head object)."""
+    from emotive.headless.preview import _configure, ensure_camera_and_light
+    from emotive.rigs.blender.head import create_default_head
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    obj = create_default_head(scene.collection, head=head_mesh)
+    ensure_camera_and_light(scene, obj)
+    _configure(scene, "workbench", width)
+    scene.render.resolution_y = height or width
+    scene.render.image_settings.media_type = 'IMAGE'
+    scene.render.image_settings.file_format = 'PNG'
+    scene.render.film_transparent = False
+    return scene, obj
