@@ -5,9 +5,14 @@ PY     := $(VENV)/bin/python
 SITE    = $(VENV)/lib/python3.11/site-packages
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: venv demo test bench train-text eval-text train-expressions eval-expressions extension clean
+.PHONY: venv system demo test bench train-text eval-text train-expressions eval-expressions extension clean
 
-venv: $(STAMP)
+venv: $(STAMP) system
+
+# Debian packages: espeak-ng speaks voiced text (text --voice) and the lip-sync reference lines.
+system:
+	@command -v espeak-ng >/dev/null || { apt-get update -q && apt-get install -y -q espeak-ng; } >/dev/null \
+	    || { echo "install espeak-ng (Debian/Ubuntu: apt-get install espeak-ng)"; exit 1; }
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
