@@ -50,7 +50,7 @@ def test_an_unknown_suffix_is_refused(head, tmp_path):
     from emotive.errors import EmotiveError
     from emotive.rigs.blender.export import export
 
-    with pytest.raises(EmotiveError, match="use one of .csv"):
+    with pytest.raises(EmotiveError, match=r"use one of .glb, .gltf, .fbx, .csv"):
         export(tmp_path / "take.xyz", head, bpy.context.scene)
 
 
