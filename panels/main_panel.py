@@ -59,7 +59,8 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         layout.operator("emotive.animate_text", icon='PLAY')
         row = layout.row(align=True)
         row.operator("emotive.import_capture", icon='IMPORT')
-        row.operator("emotive.export_livelink", icon='EXPORT')
+        row.operator("emotive.export_take", icon='EXPORT')
+        layout.operator("emotive.bake_take", icon='ACTION')
         layout.operator("emotive.train_expressions", icon='FILE_REFRESH')
 
         if settings.results:
