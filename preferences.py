@@ -21,9 +21,17 @@ class EmotivePreferences(bpy.types.AddonPreferences):
         subtype='FILE_PATH',
     )
 
+    voice_model_path: bpy.props.StringProperty(
+        name="Voice Emotion Model",
+        description="A .safetensors voice emotion model trained on your own labelled audio with "
+                    "`python -m emotive train-speech --data DIR`; empty uses the model shipped with Emotive",
+        subtype='FILE_PATH',
+    )
+
     def draw(self, context):
         self.layout.prop(self, "text_model_path")
         self.layout.prop(self, "expression_model_path")
+        self.layout.prop(self, "voice_model_path")
 
 
 def addon_preferences(context):
@@ -43,6 +51,10 @@ def text_model_path(context) -> str | None:
 
 def expression_model_path(context) -> str | None:
     return _path(context, "expression_model_path")
+
+
+def voice_model_path(context) -> str | None:
+    return _path(context, "voice_model_path")
 
 
 def register():

@@ -48,6 +48,27 @@ class EmotiveSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(
         name="Seed", default=0, min=0,
         description="Seed of the blinks and idle motion; change it for another take")
+    voice: bpy.props.BoolProperty(
+        name="Speak the Text", default=False,
+        description="Speak the text with espeak-ng and lip-sync the face to it; the voice lands in the sequencer")
+
+    # speech
+    audio_source: bpy.props.EnumProperty(
+        name="Audio", default='FILE',
+        items=[('FILE', "File", "A recording on disk (WAV, FLAC, OGG, MP3)"),
+               ('STRIP', "Sound Strip", "A sound strip of the scene's sequencer: the take starts where it starts")])
+    audio_file: bpy.props.StringProperty(name="Recording", subtype='FILE_PATH',
+                                         description="The recording of dialogue to animate")
+    sound_strip: bpy.props.StringProperty(name="Sound Strip", description="The sequencer's sound strip to animate")
+    transcript: bpy.props.StringProperty(
+        name="Transcript", description="What is said, aligned to the audio; empty recognises the words")
+    alpha_mouth: bpy.props.FloatProperty(
+        name="Emotion on Mouth", default=0.3, min=0.0, max=2.0, subtype='FACTOR',
+        description="α1: how much of the emotion the talking mouth takes (low keeps speech readable)")
+    alpha_face: bpy.props.FloatProperty(
+        name="Emotion on Face", default=1.0, min=0.0, max=2.0, subtype='FACTOR',
+        description="α2: how much of the emotion brows, eyes and cheeks take")
+
     results: bpy.props.CollectionProperty(type=EmotiveSegmentResult)
     results_index: bpy.props.IntProperty()
 

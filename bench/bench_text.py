@@ -13,7 +13,7 @@ import bpy
 
 from emotive.ml.evaluate_text import measure_speed
 from emotive.pipeline import make_take
-from emotive.pipeline.text import load_classifier
+from emotive.pipeline.models import load_classifier
 from emotive.rigs.blender.head import create_default_head
 from emotive.rigs.blender.actions import set_scene_range, take_name, write_shape_key_take
 from timing import best_of

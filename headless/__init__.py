@@ -44,6 +44,11 @@ def _job_arguments(parser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show Blender's own output too")
 
 
+# Subcommands handed whole to a training script's own main(argv) in ml/.
+TRAINERS = {"train-expressions": "train_expressions", "train-speech": "train_speech"}
+TRAINER_HELP = {"train-expressions": "train the expression LSTM",
+                "train-speech": "train the voice emotion model on your own labelled audio"}
+
 TRAIN_TEXT_OUT = "text_emotion.safetensors"     # default --out of train-text: in the data folder
 
 
@@ -68,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     _train_text_arguments(commands.add_parser(
         "train-text", help="train the text emotion model on your own labelled lines; use it with "
                            "text --model or the add-on's preferences"))
-    commands.add_parser("train-expressions", add_help=False,
-                        help="train the expression LSTM (see: train-expressions --help)")
+    for command in TRAINERS:
+        commands.add_parser(command, add_help=False, help=f"{TRAINER_HELP[command]} (see: {command} --help)")
     for kind in INPUTS.values():
         sub = commands.add_parser(kind.name, help=kind.help)
         kind.add_arguments(sub)
@@ -98,7 +103,7 @@ def job_from_args(args) -> Job:
     """The subcommand's arguments as a checked Job (bpy-free)."""
     label, inputs = INPUTS[args.command].inputs(args)
     if inputs.get("model_path"):       # a bad --model stops here, before Blender loads anything
-        from ..pipeline.text import load_classifier
+        from ..pipeline.models import load_classifier
 
         load_classifier(inputs["model_path"])
     job = Job(source=args.command, inputs=inputs, label=label, out=args.out, head=args.head,
@@ -109,11 +114,12 @@ def job_from_args(args) -> Job:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["train-expressions"]:  # the training script owns its own arguments
-        from ..ml.train_expressions import main as train
+    if argv[:1] and argv[0] in TRAINERS:  # a training script owns its own arguments
+        import importlib
 
-        train(argv[1:])  # exits 2 with a message on bad sequences, before any training
-        return 0
+        train = importlib.import_module(f"..ml.{TRAINERS[argv[0]]}", __package__).main
+        result = train(argv[1:])  # exits 2 with a message on bad data, before any training
+        return result if isinstance(result, int) else 0
     args = build_parser().parse_args(argv)
     if args.command == "train-text":
         return train_text(args)

@@ -17,6 +17,7 @@ from ..pipeline import SOURCES
 from ..pipeline.report import build_report, write_report
 from ..pipeline.take import drain
 from ..rigs.blender.actions import check_target, set_scene_range, take_name
+from ..rigs.blender.sound import place_audio
 from ..rigs.blender.targets import TARGETS, prepare_take
 from .jobs import RENDER_SUFFIXES, Job
 from .terminal import Terminal
@@ -105,6 +106,8 @@ def run_job(job: Job, terminal: Terminal) -> dict:
     scene.frame_start = 1
     keyed = target.key(take, name=take_name(job.label), frame_start=1)
     set_scene_range(scene, 1, take.n_frames, fps=take.fps)
+    if take.audio:
+        place_audio(scene, take.audio, 1)
     report = build_report(take, keyed.keyed, frame_start=1, action_name=keyed.action.name,
                           target=head.name, drive=target.kind, notes=keyed.notes)
     report.update(extras)

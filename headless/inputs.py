@@ -29,6 +29,10 @@ class TextInput:
         parser.add_argument("--model", type=Path, help="a text-emotion model other than the shipped one")
         parser.add_argument("--expression-model", type=Path,
                             help="an expression LSTM other than the shipped one (make train-expressions)")
+        parser.add_argument("--voice", action="store_true",
+                            help="speak the text (espeak-ng) into OUT.wav beside --out and lip-sync the face to it; "
+                                 "the voice plays in the sequencer and the MP4")
+        add_speech_arguments(parser)
 
     @staticmethod
     def inputs(args) -> tuple[str, dict]:
@@ -41,10 +45,26 @@ class TextInput:
         for path in (args.model, args.expression_model):
             if path is not None and not path.is_file():
                 raise EmotiveError(f"model file not found: '{path}'")
-        return text, dict(text=text, fps=args.fps, wpm=args.wpm, intensity=args.intensity, seed=args.seed,
-                          timings=_read_timings(args.timings), motion=args.motion,
-                          model_path=str(args.model) if args.model else None,
-                          expression_model_path=str(args.expression_model) if args.expression_model else None)
+        options = dict(text=text, fps=args.fps, wpm=args.wpm, intensity=args.intensity, seed=args.seed,
+                       timings=_read_timings(args.timings), motion=args.motion,
+                       model_path=str(args.model) if args.model else None,
+                       expression_model_path=str(args.expression_model) if args.expression_model else None)
+        if args.voice:
+            from ..pipeline.attention import check_alphas
+            from ..pipeline.voice import synthesiser
+            from .jobs import writable
+
+            if args.timings is not None or args.motion != "landmark":
+                raise EmotiveError("--voice takes its timing and motion from the spoken line; drop --timings "
+                                   "and --motion")
+            check_alphas(args.alpha_mouth, args.alpha_face)
+            synthesiser()
+            speech = speech_options(args)
+            options.update(timings=None, voice_path=str(writable(args.out.with_suffix(".wav"), "the voice", (".wav",))),
+                           alpha_mouth=speech["alpha_mouth"], alpha_face=speech["alpha_face"],
+                           voice_model_path=speech["voice_model_path"])
+            options.pop("motion")
+        return text, options
 
 
 class CaptureInput:
@@ -88,7 +108,7 @@ class CaptureInput:
         gains = {r: getattr(args, r) for r in ("upper", "middle", "lower") if getattr(args, r) != 1.0}
         path = check_options(args.capture, args.smoothing, args.min_confidence, args.fps, gains)
         if args.emotion_from is not None:
-            from ..pipeline.migration import check_alphas
+            from ..pipeline.attention import check_alphas
             from ..pipeline.text import check_text
 
             check_text(args.emotion_from)
@@ -98,6 +118,68 @@ class CaptureInput:
                                region_gains=gains or None, emotion_text=args.emotion_from,
                                alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face,
                                save_dataset=_dataset_path(args), dataset_label=args.dataset_label)
+
+
+class SpeechInput:
+    name = "speech"
+    help = "animate a face from a recording of dialogue: lip sync and the voice's emotion"
+
+    @staticmethod
+    def add_arguments(parser) -> None:
+        parser.add_argument("audio", type=Path, help="the recording (WAV, FLAC, OGG or MP3; any rate)")
+        words = parser.add_mutually_exclusive_group()
+        words.add_argument("--transcript", help="what is said (aligned to the audio instead of recognising it)")
+        words.add_argument("--transcript-file", type=Path, help="a UTF-8 text file holding what is said")
+        add_speech_arguments(parser)
+
+    @staticmethod
+    def inputs(args) -> tuple[str, dict]:
+        from ..pipeline.speech import check_options
+
+        transcript = None
+        if args.transcript is not None or args.transcript_file is not None:
+            transcript = args.transcript if args.transcript is not None else _read_file(args.transcript_file,
+                                                                                        "transcript")
+        path = check_options(args.audio, transcript, args.fps, args.intensity, args.alpha_mouth, args.alpha_face)
+        return path.stem, dict(path=str(path), transcript=transcript, **speech_options(args))
+
+
+def add_speech_arguments(parser) -> None:
+    """What speech and voiced text share: the emotion's weight on the mouth and elsewhere, models."""
+    from ..pipeline.attention import ALPHA_FACE, ALPHA_MOUTH
+
+    if not any(a.dest == "intensity" for a in parser._actions):
+        parser.add_argument("--intensity", type=float, default=1.0, help="expression strength, 0-2")
+    parser.add_argument("--alpha-mouth", type=float, default=ALPHA_MOUTH,
+                        help="α1: how much of the emotion the talking mouth takes, 0-2 (low keeps speech readable)")
+    parser.add_argument("--alpha-face", type=float, default=ALPHA_FACE,
+                        help="α2: how much of the emotion the rest of the face takes, 0-2")
+    parser.add_argument("--voice-model", type=Path,
+                        help="a voice emotion model other than the shipped one (train-speech)")
+    if not any(a.dest == "model" for a in parser._actions):
+        parser.add_argument("--model", type=Path, help="a text-emotion model other than the shipped one")
+    if not any(a.dest == "expression_model" for a in parser._actions):
+        parser.add_argument("--expression-model", type=Path,
+                            help="an expression LSTM other than the shipped one (make train-expressions)")
+
+
+def speech_options(args) -> dict:
+    for path in (args.model, args.expression_model, args.voice_model):
+        if path is not None and not path.is_file():
+            raise EmotiveError(f"model file not found: '{path}'")
+    return dict(fps=args.fps, intensity=args.intensity, alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face,
+                seed=args.seed, text_model_path=str(args.model) if args.model else None,
+                voice_model_path=str(args.voice_model) if args.voice_model else None,
+                expression_model_path=str(args.expression_model) if args.expression_model else None)
+
+
+def _read_file(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise EmotiveError(f"{what} file not found: '{path}'")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EmotiveError(f"'{path}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def _dataset_path(args) -> str | None:
@@ -111,15 +193,7 @@ def _dataset_path(args) -> str | None:
 
 
 def _read_text(args) -> str:
-    if args.text is not None:
-        return args.text
-    path = args.text_file
-    if not path.is_file():
-        raise EmotiveError(f"text file not found: '{path}'")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EmotiveError(f"'{path}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return args.text if args.text is not None else _read_file(args.text_file, "text")
 
 
 def _read_timings(path: Path | None):
@@ -136,4 +210,4 @@ def _read_timings(path: Path | None):
     return timings
 
 
-INPUTS = {i.name: i for i in (TextInput, CaptureInput)}
+INPUTS = {i.name: i for i in (TextInput, SpeechInput, CaptureInput)}

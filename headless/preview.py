@@ -204,6 +204,9 @@ def render_video(scene, path: str | Path, *, engine: str = "workbench", size: in
     scene.render.ffmpeg.format = 'MPEG4'
     scene.render.ffmpeg.codec = 'H264'
     scene.render.ffmpeg.constant_rate_factor = 'MEDIUM'
+    # the sequencer's sound strips (a speech take's recording) are mixed into the video
+    has_sound = scene.sequence_editor is not None and any(s.type == 'SOUND' for s in scene.sequence_editor.strips)
+    scene.render.ffmpeg.audio_codec = 'AAC' if has_sound else 'NONE'
     scene.render.filepath = str(path)
     scene.render.use_file_extension = False
     handler = (lambda *_: on_frame()) if on_frame else None

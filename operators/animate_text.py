@@ -1,9 +1,13 @@
 """*Animate from Text*: the text source (pipeline/text.py) as a TakeOperator."""
 
+import hashlib
+import tempfile
+from pathlib import Path
+
 import bpy
 
 from ..errors import EmotiveError
-from ..preferences import expression_model_path, text_model_path
+from ..preferences import expression_model_path, text_model_path, voice_model_path
 from .take import TakeOperator
 
 # Shorter texts run at once; longer ones run modal with a progress bar and Esc to cancel.
@@ -37,10 +41,23 @@ class EMOTIVE_OT_animate_text(TakeOperator, bpy.types.Operator):
         settings = context.scene.emotive
         text = self._text(context)
         fps = context.scene.render.fps / context.scene.render.fps_base
-        return text, (text,), dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
-                                   model_path=text_model_path(context), motion=settings.motion,
-                                   expression_model_path=expression_model_path(context),
-                                   keep_landmarks=target.needs_landmarks)
+        options = dict(fps=fps, wpm=settings.wpm, intensity=settings.intensity, seed=settings.seed,
+                       model_path=text_model_path(context), motion=settings.motion,
+                       expression_model_path=expression_model_path(context),
+                       keep_landmarks=target.needs_landmarks)
+        if settings.voice:
+            options.update(motion="landmark", voice_path=voice_file(text), alpha_mouth=settings.alpha_mouth,
+                           alpha_face=settings.alpha_face, voice_model_path=voice_model_path(context))
+        return text, (text,), options
 
     def runs_modal(self, args, options):
-        return len(args[0].split()) >= MODAL_WORDS
+        return "voice_path" in options or len(args[0].split()) >= MODAL_WORDS
+
+
+def voice_file(text: str) -> str:
+    """Where a spoken line is written: beside the saved .blend (so the sound strip's file travels
+    with it), or in the system's temporary folder for an unsaved file."""
+    folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path(tempfile.gettempdir()) / "emotive"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+    return str(folder / f"emotive_voice_{digest}.wav")

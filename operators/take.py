@@ -17,6 +17,7 @@ from ..errors import EmotiveError
 from ..pipeline import SOURCES
 from ..pipeline.take import drain
 from ..rigs.blender.actions import check_target, set_scene_range, take_name
+from ..rigs.blender.sound import place_audio
 from ..rigs.blender.targets import prepare_take
 from .explain import Explained, not_object_mode
 from .progress import ModalProgress
@@ -124,6 +125,8 @@ class TakeOperator(Explained, ModalProgress):
         # key() checks the channels before it writes anything; an error leaves the scene as it was
         keyed = target.key(take, name=take_name(self._label), frame_start=scene.frame_start)
         set_scene_range(scene, scene.frame_start, take.n_frames)
+        if take.audio:
+            place_audio(scene, take.audio, scene.frame_start)
         store_results(scene, take)
         for warning in take.warnings:
             self.report({'WARNING'}, warning)

@@ -56,7 +56,26 @@ class EMOTIVE_PT_text(bpy.types.Panel):
         render = context.scene.render
         col.label(text=f"Frame rate: {render.fps / render.fps_base:.3g} fps (scene)")
 
+        col.prop(settings, "voice")
         layout.operator("emotive.animate_text", icon='PLAY')
+
+        box = layout.box()
+        box.label(text="Speech", icon='SPEAKER')
+        col = box.column()
+        col.prop(settings, "audio_source", expand=True)
+        if settings.audio_source == 'STRIP':
+            editor = context.scene.sequence_editor
+            if editor is not None:
+                col.prop_search(settings, "sound_strip", editor, "strips", text="Strip")
+            else:
+                col.label(text="The sequencer has no strips", icon='INFO')
+        else:
+            col.prop(settings, "audio_file")
+        col.prop(settings, "transcript")
+        col = box.column(align=True)
+        col.prop(settings, "alpha_mouth", slider=True)
+        col.prop(settings, "alpha_face", slider=True)
+        box.operator("emotive.animate_speech", icon='PLAY_SOUND')
         row = layout.row(align=True)
         row.operator("emotive.import_capture", icon='IMPORT')
         row.operator("emotive.export_take", icon='EXPORT')

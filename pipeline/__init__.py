@@ -7,10 +7,11 @@ and returning a Take (take.py). Operators, the CLI and batch jobs look sources u
 new input is a module and one line below.
 """
 
-from . import capture, text
+from . import capture, speech, text
 
 SOURCES = {
     text.NAME: text.iter_take,
+    speech.NAME: speech.iter_take,
     capture.NAME: capture.iter_take,
 }
 

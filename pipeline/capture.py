@@ -86,7 +86,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
 
         check_dataset_options(save_dataset, dataset_label)
     if emotion_text is not None:
-        from .migration import check_alphas
+        from .attention import check_alphas
         from .text import check_text
 
         check_text(emotion_text)

@@ -17,24 +17,9 @@ import numpy as np
 
 from ..errors import EmotiveError
 from ..rigs.landmarks import N_CANONICAL
+from .attention import ALPHA_FACE, ALPHA_MOUTH, attention, check_alphas
 
-MOUTH = np.arange(48, 68)      # iBUG-68 lip landmarks (outer 48-59, inner 60-67)
-ALPHA_MOUTH = 0.3              # α1: little enough that speech stays readable
-ALPHA_FACE = 1.0               # α2: the rest of the face takes the wanted expression fully
 GATE_S = 0.3                   # s over which migration fades in and out between stretches
-
-
-def check_alphas(alpha_mouth: float, alpha_face: float) -> None:
-    for name, value in (("alpha_mouth", alpha_mouth), ("alpha_face", alpha_face)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 2:
-            raise EmotiveError(f"{name} must be a number between 0 and 2, got {value!r}")
-
-
-def attention(alpha_mouth: float = ALPHA_MOUTH, alpha_face: float = ALPHA_FACE) -> np.ndarray:
-    """(70,) the blend weight of each canonical landmark."""
-    a = np.full(N_CANONICAL, float(alpha_face), dtype=np.float32)
-    a[MOUTH] = alpha_mouth
-    return a
 
 
 def wanted_motion(text: str, n_frames: int, fps: float, *, seed: int = 0, model_path=None):
@@ -42,7 +27,8 @@ def wanted_motion(text: str, n_frames: int, fps: float, *, seed: int = 0, model_
     time in proportion to their length) and its calibrated landmark performance:
     -> (timeline, (n_frames, 70, 3) landmark offsets on the default head, no blinks)."""
     from .landmark_performance import landmark_performance
-    from .text import check_text, load_classifier
+    from .models import load_classifier
+    from .text import check_text
     from .timeline import build_timeline
 
     timeline = build_timeline(check_text(text), load_classifier(model_path))

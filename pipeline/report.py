@@ -27,6 +27,7 @@ def build_report(take: Take, keyed: list[str], *, frame_start: int = 1, action_n
         }
         if seg.warning:
             entry["warning"] = seg.warning
+        entry.update(seg.details)
         segments.append(entry)
     return {
         "target": target,
@@ -39,6 +40,7 @@ def build_report(take: Take, keyed: list[str], *, frame_start: int = 1, action_n
         **({"keyed_bones": list(keyed)} if bones else {}),
         "notes": list(notes),
         "warnings": list(take.warnings),
+        **take.details,
         "segments": segments,
     }
 

@@ -35,6 +35,7 @@ class TakeSegment:
     text: str = ""                    # the words spoken or read in it, when known
     labels: list[tuple[str, float]] = field(default_factory=list)  # the model's top labels
     warning: str | None = None
+    details: dict = field(default_factory=dict)   # what the source adds to the report's row
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Take:
     seed: int = 0                            # of blinks and idle drift
     source: str = ""                         # the SOURCES entry that made it
     synthetic_life: bool = True              # landmark motion gets blinks and idle drift (a capture has its own)
+    details: dict = field(default_factory=dict)  # what the source adds to the report (a transcript)
     _life: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):

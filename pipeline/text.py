@@ -7,14 +7,13 @@ validates everything before any model is loaded; nothing here touches a scene.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 
 import numpy as np
 
 from ..errors import EmotiveError
 from ..ml.labels import GOEMOTIONS
+from .models import load_classifier
 from .performance import envelope_performance
 from .take import Take, TakeSegment
 from .timeline import EmotionTimeline, iter_build_timeline
@@ -25,26 +24,6 @@ MAX_WORDS = 200_000
 # How the timeline becomes motion: generated landmark performances (the expression LSTM,
 # retargeted) or hand-shaped onset/apex/offset envelopes over the FACS table.
 MOTIONS = ("landmark", "envelope")
-
-
-def load_classifier(path: str | None = None):
-    """The text emotion model, loaded once per path (load is ~0.1 s; runs are many) and again
-    when the file changes (a model retrained with train-text under the same name)."""
-    try:
-        stamp = os.stat(path).st_mtime_ns if path else None
-    except OSError:
-        stamp = None            # missing: the load below says so
-    return _load_classifier(path, stamp)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_classifier(path: str | None, stamp: int | None):
-    from ..ml.text_emotion import TextEmotionModel
-
-    try:
-        return TextEmotionModel.load(path)
-    except (OSError, ValueError) as exc:
-        raise EmotiveError(f"cannot load the text emotion model: {exc}") from exc
 
 
 def check_text(text) -> str:
@@ -76,14 +55,25 @@ def check_motion(motion: str, keep_landmarks: bool = False) -> None:
 def iter_take(text: str, *, fps: float = 30, wpm: float = 160, intensity: float = 1.0,
               seed: int = 0, timings=None, model_path: str | None = None,
               motion: str = "landmark", expression_model_path: str | None = None,
-              keep_landmarks: bool = False):
+              keep_landmarks: bool = False, voice_path: str | None = None, **speech_options):
     """Yield (fraction, message) while working; return the Take.
 
     keep_landmarks: keep the generated landmark motion (Take.landmarks), which targets other
-    than ARKit keys are solved from; only the landmark motion has it."""
+    than ARKit keys are solved from; only the landmark motion has it.
+    voice_path: speak the text into this WAV file (pipeline/voice.py) and animate the speech
+    (pipeline/speech.py, with speech_options: alpha_mouth, alpha_face, voice_model_path): a
+    talking, emoting head lip-synced to its own voice."""
     check_text(text)
     check_rate(fps, wpm, intensity)
     check_motion(motion, keep_landmarks)
+    if voice_path is not None:
+        if timings is not None:
+            raise EmotiveError("voiced text takes its timing from the spoken line; drop the timings")
+        return (yield from _iter_voiced(text, voice_path, fps=fps, wpm=wpm, intensity=intensity, seed=seed,
+                                        text_model_path=model_path, expression_model_path=expression_model_path,
+                                        keep_landmarks=keep_landmarks, **speech_options))
+    if speech_options:
+        raise TypeError(f"unexpected options without voice_path: {', '.join(speech_options)}")
     yield 0.0, "loading the emotion model"
     classifier = load_classifier(model_path)
     steps = iter_build_timeline(text, classifier, wpm=wpm, timings=timings)
@@ -115,6 +105,21 @@ def iter_take(text: str, *, fps: float = 30, wpm: float = 160, intensity: float 
     return Take(fps=performance.fps, n_frames=len(performance.frames), arkit=performance.weights,
                 landmarks=performance.landmarks, segments=take_segments(timeline),
                 warnings=list(timeline.warnings), seed=int(seed), source=NAME)
+
+
+def _iter_voiced(text: str, voice_path: str, *, wpm: float, **options):
+    from . import speech, voice
+
+    voice.synthesiser()
+    yield 0.0, "speaking the line"
+    voice.speak(text, voice_path, wpm=wpm)
+    steps = speech.iter_take(voice_path, transcript=text, **options)
+    try:
+        while True:
+            fraction, message = next(steps)
+            yield 0.1 + 0.9 * fraction, message
+    except StopIteration as done:
+        return done.value
 
 
 def take_segments(timeline: EmotionTimeline) -> list[TakeSegment]:

