@@ -38,7 +38,7 @@ class Exported:
     frame_end: int = 1
     fps: float = 24.0
     shape_keys: int = 0               # shape-key channels written
-    bones: int = 0                    # bones written (their transforms on every frame)
+    bones: int = 0                    # deforming bones written (their transforms on every frame)
 
     @property
     def size(self) -> int:
@@ -109,6 +109,18 @@ def _character(obj):
     return [o for o in (obj, rig) if o is not None], rig, n_keys
 
 
+def _deform_bones(rig) -> int:
+    return sum(b.use_deform for b in rig.data.bones) if rig is not None else 0
+
+
+def _beyond_trs(rig) -> bool:
+    """Whether Blender poses some deforming bone by more than a TRS node hierarchy reproduces:
+    constraints (Rigify's stretch-to lips), scale or rotation not fully inherited."""
+    return rig is not None and any(
+        pb.bone.use_deform and (len(pb.constraints) or pb.bone.inherit_scale != 'FULL'
+                                or not pb.bone.use_inherit_rotation) for pb in rig.pose.bones)
+
+
 @contextlib.contextmanager
 def _selected_alone(scene, objects):
     """Select exactly `objects` (the bundled exporters' use_selection) and give back the
@@ -157,14 +169,18 @@ def export_gltf(path: Path, obj, scene) -> Exported:
             export_force_sampling=True, export_frame_step=1, export_anim_slide_to_zero=False,
             export_optimize_animation_size=False,     # every frame, as it plays
             export_morph=True, export_morph_normal=True, export_morph_animation=True,
-            export_skins=True, export_def_bones=False, export_leaf_bone=False,
+            export_skins=True, export_leaf_bone=False,
+            export_def_bones=True,                    # control bones deform nothing without their constraints
+            # a stretched parent shears its children, which glTF's TRS nodes cannot hold: each bone's
+            # world transform is exact when every bone hangs off the armature directly
+            export_hierarchy_flatten_bones=_beyond_trs(rig),
             export_rest_position_armature=True, will_save_settings=False)
     if result != {'FINISHED'} or not path.exists():
         raise EmotiveError(f"Blender's glTF exporter did not write '{path.name}'")
     files = [path] if binary else _gltf_files(path)
     return Exported(path, "glTF 2.0 binary" if binary else "glTF 2.0", files, scene.frame_start,
                     scene.frame_end, _fps(scene), shape_keys=n_keys,
-                    bones=len(rig.data.bones) if rig is not None else 0)
+                    bones=_deform_bones(rig))
 
 
 def export_fbx(path: Path, obj, scene) -> Exported:
@@ -173,14 +189,14 @@ def export_fbx(path: Path, obj, scene) -> Exported:
         result = bpy.ops.export_scene.fbx(
             filepath=str(path), use_selection=True, object_types={'MESH', 'ARMATURE'},
             use_mesh_modifiers=False,                 # applying them would drop the shape keys
-            add_leaf_bones=False, use_custom_props=False,
+            add_leaf_bones=False, use_custom_props=False, use_armature_deform_only=True,
             bake_anim=True, bake_anim_use_all_bones=True, bake_anim_use_nla_strips=False,
             bake_anim_use_all_actions=False, bake_anim_force_startend_keying=True,
             bake_anim_step=1.0, bake_anim_simplify_factor=0.0, path_mode='AUTO')
     if result != {'FINISHED'} or not path.exists():
         raise EmotiveError(f"Blender's FBX exporter did not write '{path.name}'")
     return Exported(path, "FBX", [path], scene.frame_start, scene.frame_end, _fps(scene), shape_keys=n_keys,
-                    bones=len(rig.data.bones) if rig is not None else 0)
+                    bones=_deform_bones(rig))
 
 
 EXPORTERS = {
