@@ -48,8 +48,10 @@ def number_words(n: int) -> list[str]:
 def words(text: str) -> list[str]:
     """Lower-case dictionary tokens of free text: curly quotes and accents folded, punctuation and
     hyphens dropped, inner apostrophes kept (don't, it's), numbers spelled out."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode() if not text.isascii() \
-        else text
+    # curly apostrophes become ', dashes spaces, before accents are folded away
+    text = re.sub(r"[\u2018\u2019\u02bc\u0060\u00b4]", "'", text)
+    text = re.sub(r"[\u2010-\u2015\u2212]", " ", text)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = text.lower().replace("%", " percent ").replace("&", " and ")
     out: list[str] = []
     for token in re.findall(r"[a-z0-9']+", re.sub(r"(?<=\d),(?=\d{3})", "", text)):
@@ -106,7 +108,7 @@ class Lexicon:
                 return f"{self.entries[head]} {self.entries[tail]}", True
         near = difflib.get_close_matches(
             word, [w for w in self._by_initial.get(word[:1], []) if abs(len(w) - len(word)) <= 2],
-            n=1, cutoff=0.75)
+            n=1, cutoff=0.6)
         if near:
             return self.entries[near[0]], True
         letters = [LETTERS[c] for c in word if c in LETTERS]
