@@ -57,8 +57,9 @@ def lipsync(phones, fps: float, n_frames: int, energy: np.ndarray | None = None)
         near = np.flatnonzero((ends >= t[0] - REACH_S) & (starts <= t[-1] + REACH_S))
         # distance of each frame outside each phone (0 inside): (frames, phones)
         outside = np.maximum(0.0, np.maximum(starts[near][None] - t[:, None], t[:, None] - ends[near][None]))
-        d = magnitude[near] * np.exp(-rate[near] * outside)                       # most keys
-        d_round = magnitude[near] * np.exp(-rate[near] / ROUNDING_REACH * outside)  # lip rounding
+        reach = outside <= REACH_S      # a hard edge, so chunking never changes a frame
+        d = magnitude[near] * np.exp(-rate[near] * outside) * reach                       # most keys
+        d_round = magnitude[near] * np.exp(-rate[near] / ROUNDING_REACH * outside) * reach  # lip rounding
         total = d.sum(axis=1) + REST_DOMINANCE
         total_round = d_round.sum(axis=1) + REST_DOMINANCE
         blend = (d @ targets[near]) / total[:, None]

@@ -34,9 +34,9 @@ class Viseme:
 VISEMES: dict[str, Viseme] = {
     "sil": Viseme({}, dominance=1.0, rate=20.0),
     "PP": Viseme({"mouthPress": 0.35, "mouthRollLower": 0.15, "mouthRollUpper": 0.1},
-                 dominance=8.0, rate=40.0, closes_lips=True),
+                 dominance=8.0, rate=60.0, closes_lips=True),
     "FF": Viseme({"jawOpen": 0.08, "mouthRollLower": 0.45, "mouthUpperUp": 0.15, "mouthPress": 0.1},
-                 dominance=5.0, rate=35.0),
+                 dominance=5.0, rate=50.0),
     "TH": Viseme({"jawOpen": 0.18, "tongueOut": 0.35, "mouthStretch": 0.1}, dominance=3.0, rate=30.0),
     "DD": Viseme({"jawOpen": 0.2, "mouthStretch": 0.15, "mouthShrugUpper": 0.1}, dominance=1.0, rate=25.0),
     "kk": Viseme({"jawOpen": 0.28, "mouthStretch": 0.1}, dominance=0.8, rate=25.0),

@@ -26,7 +26,7 @@ def test_every_source_has_a_subcommand_and_an_operator(addon):
     from emotive.headless import INPUTS
     from emotive.pipeline import SOURCES
 
-    assert set(INPUTS) == set(SOURCES) == {"text", "capture"}
+    assert set(INPUTS) == set(SOURCES) == {"text", "speech", "capture"}
     take_operators = [cls for cls in addon.operators._classes if hasattr(cls, "source_inputs")]
     assert {cls.source for cls in take_operators} == set(SOURCES)
 
@@ -35,6 +35,7 @@ def test_every_source_has_a_subcommand_and_an_operator(addon):
     ("animate_text", "no target", "no target object"),
     ("animate_text", "edit mode", "switch to Object Mode"),
     ("import_capture", "no target", "no target object"),
+    ("animate_speech", "no target", "no target object"),
     ("export_livelink", "no target", "no target object"),
     ("export_take", "no target", "no target object"),
     ("bake_take", "no target", "no target object"),
