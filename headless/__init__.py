@@ -25,6 +25,9 @@ def _job_arguments(parser) -> None:
     parser.add_argument("--report", type=Path, help="write a JSON report of the segments here")
     parser.add_argument("--render", type=Path, action="append", default=[],
                         help="preview: a .png contact sheet of apex frames and/or an .mp4 video (repeatable)")
+    parser.add_argument("--export", type=Path, action="append", default=[],
+                        help="write the animation to a file too: .glb/.gltf (glTF morph targets and bones), .fbx, "
+                             ".csv (Live Link Face); repeatable")
     parser.add_argument("--engine", choices=ENGINES, default="workbench",
                         help="render engine for --render (cycles runs on the CPU)")
     parser.add_argument("--head", default="default",
@@ -108,7 +111,7 @@ def job_from_args(args) -> Job:
         load_classifier(inputs["model_path"])
     job = Job(source=args.command, inputs=inputs, label=label, out=args.out, head=args.head,
               target=target_of(args), rig=args.rig, report=args.report, renders=list(args.render),
-              engine=args.engine)
+              engine=args.engine, exports=list(args.export))
     return check_job(job)
 
 

@@ -17,6 +17,7 @@ from ..pipeline import SOURCES
 from ..pipeline.report import build_report, write_report
 from ..pipeline.take import drain
 from ..rigs.blender.actions import check_target, set_scene_range, take_name
+from ..rigs.blender.export import export
 from ..rigs.blender.sound import place_audio
 from ..rigs.blender.targets import TARGETS, prepare_take
 from .jobs import RENDER_SUFFIXES, Job
@@ -117,6 +118,12 @@ def run_job(job: Job, terminal: Terminal) -> dict:
         terminal.warn(warning)
     if job.renders:
         render_previews(job, scene, head, report, terminal)
+    for path in job.exports:
+        with terminal.quiet_stage(f"exporting {path.name}"):
+            exported = export(path, head, scene)
+        report.setdefault("exports", []).append({"file": str(exported.path), "format": exported.format,
+                                                 "bytes": exported.size})
+        terminal.say(exported.summary())
     with terminal.quiet_stage(f"saving {job.out.name}"):
         bpy.ops.wm.save_as_mainfile(filepath=str(job.out), check_existing=False)
     if job.report:

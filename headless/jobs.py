@@ -16,6 +16,9 @@ from ..errors import EmotiveError
 from ..rigs.targets import check_motion, target_kind
 
 RENDER_SUFFIXES = {".png": "sheet", ".mp4": "video"}
+# --export: the suffixes of rigs/blender/export.py's EXPORTERS (bpy-free here; a Blender test keeps
+# the two equal)
+EXPORT_SUFFIXES = (".glb", ".gltf", ".fbx", ".csv")
 ENGINES = {"workbench": 'BLENDER_WORKBENCH', "cycles": 'CYCLES'}  # --engine -> Blender's engine
 
 
@@ -31,6 +34,7 @@ class Job:
     report: Path | None = None
     renders: list[Path] = field(default_factory=list)
     engine: str = "workbench"
+    exports: list[Path] = field(default_factory=list)   # animation files (glb, gltf, fbx, csv)
 
 
 def writable(path: Path, what: str, suffixes: tuple[str, ...]) -> Path:
@@ -68,4 +72,11 @@ def check_job(job: Job) -> Job:
     if job.report is not None:
         job.report = writable(job.report, "--report", (".json",))
     job.renders = [writable(p, "--render", tuple(RENDER_SUFFIXES)) for p in job.renders]
+    job.exports = [writable(p, "--export", EXPORT_SUFFIXES) for p in job.exports]
+    outputs = [job.out, job.report, *job.renders, *job.exports]
+    seen = set()
+    for path in filter(None, outputs):
+        if path in seen:
+            raise EmotiveError(f"'{path}' is named as two outputs of the job")
+        seen.add(path)
     return job

@@ -30,7 +30,7 @@ import numpy as np
 
 from ...errors import FormatError
 from ..arkit import ARKIT_NAMES
-from .track import (MAX_FRAMES, MAX_JSON_BYTES, CaptureTrack, ImageSize, bounded_lines, check_file_size,
+from .track import (MAX_FRAMES, MAX_JSON_BYTES, CaptureTrack, ImageSize, bounded_lines, check_file_size, parse_json,
                     check_frames, describe_runs, finite, fps_from_times, missing_runs)
 
 NAME = "mediapipe"
@@ -246,8 +246,8 @@ def _frames_from_document(path, max_bytes):
     check_file_size(path, max_bytes, "write one frame per line as JSON Lines (.jsonl), which is streamed, "
                                      "or split the recording (max_bytes raises the limit)")
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            doc = parse_json(f.read())
     except json.JSONDecodeError as e:
         raise FormatError(path, None, f"not valid JSON ({e.msg}, line {e.lineno} column {e.colno})") from None
     except UnicodeDecodeError:
@@ -271,7 +271,7 @@ def _frames_from_lines(path):
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                yield number, parse_json(line)
             except json.JSONDecodeError as e:
                 raise FormatError(path, number, f"line {number + 1} is not valid JSON ({e.msg})") from None
             number += 1
