@@ -29,11 +29,11 @@ FRAME_S = 0.01                 # pocketsphinx frames
 MAX_CHUNK_S = 28.0
 MIN_GAP_S = 0.25               # silence gap where a long recording may be cut
 
-# Wide beams and no filler words: the default beams and the lattice pass (bestpath) drop the final
-# words of about half of all utterances; these settings aligned all 20 bench sentences and all 40
-# RAVDESS clips (bench/bench_alignment.py) at ~0.03 CPU s per audio second.
-DECODER_OPTIONS = dict(beam=1e-120, wbeam=1e-100, pbeam=1e-120, maxhmmpf=-1, bestpath=False,
-                       fsgusefiller=False)
+# Wide beams, no lattice pass (bestpath): the defaults drop the final words of half the bench
+# sentences. First without filler words (noise/breath between words): that aligned all 20 espeak
+# sentences but failed 2 of 40 RAVDESS clips; a failed chunk is retried with them, which aligned
+# those (alone, fillers failed 1 espeak sentence). ~0.03 CPU s per audio second.
+DECODER_OPTIONS = dict(beam=1e-120, wbeam=1e-100, pbeam=1e-120, maxhmmpf=-1, bestpath=False)
 # A given transcript is checked against what Whisper hears, as dictionary phone strings (difflib
 # ratio): right texts scored >= 0.60 (espeak voice, Whisper mishearing words), wrong ones <= 0.37.
 # Acoustic scores could not do this: on RAVDESS a wrong sentence's alignment score per frame
@@ -124,12 +124,12 @@ def _recognize(audio: np.ndarray, beam_size: int = 1, word_times: bool = True) -
 
 # ---------------------------------------------------------------- alignment (pocketsphinx)
 
-@functools.lru_cache(maxsize=1)
-def _decoder():
+@functools.lru_cache(maxsize=2)
+def _decoder(fillers: bool = False):
     import pocketsphinx
 
     # lm=None: no language model; each utterance gets its own alignment grammar.
-    return pocketsphinx.Decoder(lm=None, loglevel="FATAL", **DECODER_OPTIONS)
+    return pocketsphinx.Decoder(lm=None, loglevel="FATAL", fsgusefiller=fillers, **DECODER_OPTIONS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,11 +147,12 @@ def _plain(name: str) -> str:
 
 def _pronounce(tokens: list[str]) -> list[str]:
     """Adds a guessed pronunciation for each token the dictionary lacks; returns those tokens."""
-    decoder, oov = _decoder(), []
+    oov = []
     for token in dict.fromkeys(tokens):
-        if decoder.lookup_word(token) is None:
+        if _decoder().lookup_word(token) is None:
             phones, _ = lexicon().pronounce(token)
-            decoder.add_word(token, phones, True)
+            for fillers in (False, True):
+                _decoder(fillers).add_word(token, phones, True)
             oov.append(token)
     return oov
 
@@ -161,8 +162,16 @@ class _AlignFailed(Exception):
 
 
 def _align_chunk(audio: np.ndarray, tokens: list[str], offset: float, phones: bool = True):
-    """(words, phones) of one chunk; _AlignFailed when the search cannot reach the end of the text."""
-    decoder, pcm = _decoder(), _pcm(audio)
+    """(words, phones) of one chunk; _AlignFailed when the search cannot reach the end of the text,
+    without filler words or with them."""
+    try:
+        return _align_with(_decoder(False), audio, tokens, offset, phones)
+    except _AlignFailed:
+        return _align_with(_decoder(True), audio, tokens, offset, phones)
+
+
+def _align_with(decoder, audio: np.ndarray, tokens: list[str], offset: float, phones: bool):
+    pcm = _pcm(audio)
     try:
         decoder.set_align_text(" ".join(tokens))
         decoder.start_utt()
@@ -176,14 +185,14 @@ def _align_chunk(audio: np.ndarray, tokens: list[str], offset: float, phones: bo
             alignment = decoder.get_alignment()
             entries = list(alignment.words()) if alignment is not None else []
         else:
-            entries = list(decoder.seg())
+            entries = list(decoder.seg() or [])       # None when no path reached the end
     except RuntimeError as exc:
         raise _AlignFailed(str(exc)) from exc
     if phones:
         spans = [(_plain(e.name), e.start, e.start + e.duration, e.score) for e in entries]
     else:
         spans = [(_plain(e.word), e.start_frame, e.end_frame + 1, e.ascore) for e in entries]
-    found = [s for s in spans if s[0] not in _FILLERS and not s[0].startswith("+")]
+    found = [s for s in spans if s[0] not in _FILLERS and not s[0].startswith(("+", "[", "<"))]
     if [s[0] for s in found] != tokens:
         raise _AlignFailed(f"reached {len(found)} of {len(tokens)} words")
     words = [Word(t, round(offset + a * FRAME_S, 3), round(offset + b * FRAME_S, 3)) for t, a, b, _ in found]
