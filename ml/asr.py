@@ -124,8 +124,12 @@ def _recognize(audio: np.ndarray, beam_size: int = 1, word_times: bool = True) -
 
 # ---------------------------------------------------------------- alignment (pocketsphinx)
 
-@functools.lru_cache(maxsize=2)
 def _decoder(fillers: bool = False):
+    return _decoders(bool(fillers))          # one cache key per kind: _decoder() is _decoder(False)
+
+
+@functools.lru_cache(maxsize=2)
+def _decoders(fillers: bool):
     import pocketsphinx
 
     # lm=None: no language model; each utterance gets its own alignment grammar.
