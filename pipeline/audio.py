@@ -158,15 +158,37 @@ def _quality_warnings(audio: Audio, path: Path) -> list[str]:
     return out
 
 
-def frame_energy(samples: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
-    """(n_frames,) loudness per animation frame, 0 (silence floor) .. 1 (the recording's loud
-    speech, its 95th percentile), for the jaw: librosa's RMS over 40 ms windows every 10 ms."""
-    import librosa
+HOP = RATE // 100               # 10 ms: the loudness grid
+PAUSE_DB = 35.0                 # this far below the loud speech is a pause
 
-    hop = RATE // 100      # 10 ms, then read at each frame's time (a fractional hop would drift)
-    rms = librosa.feature.rms(y=samples, frame_length=4 * hop, hop_length=hop, center=True)[0]
-    db = 20 * np.log10(np.maximum(rms, 1e-10))
-    loud = np.percentile(db, 95) if len(db) else 0.0
-    level = np.clip((db - (loud - 30.0)) / 30.0, 0.0, 1.0)      # 30 dB of range below the loud speech
-    times = np.arange(len(level)) * hop / RATE
+
+def level_db(samples: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS over 40 ms windows every 10 ms (centred), the grid of loudness, pauses
+    and the jaw. Plain NumPy: librosa's rms costs seconds of just-in-time compiling on first use."""
+    x = np.pad(np.asarray(samples, np.float32), (2 * HOP, 2 * HOP))
+    n = max(1, (len(x) - 4 * HOP) // HOP + 1)
+    windows = np.lib.stride_tricks.sliding_window_view(x, 4 * HOP)[::HOP][:n]
+    return 20 * np.log10(np.maximum(np.sqrt(np.mean(windows.astype(np.float64) ** 2, axis=1)), 1e-10))
+
+
+def frame_energy(samples: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """(n_frames,) loudness per animation frame, 0 (30 dB below the recording's loud speech, its
+    95th percentile) .. 1 (that loud), for the jaw; read at each frame's time from the 10 ms grid
+    (a fractional hop would drift)."""
+    db = level_db(samples)
+    level = np.clip((db - (np.percentile(db, 95) - 30.0)) / 30.0, 0.0, 1.0)
+    times = np.arange(len(level)) * HOP / RATE
     return np.interp(np.arange(n_frames) / fps, times, level, right=0.0).astype(np.float32)
+
+
+def pauses(samples: np.ndarray, min_s: float) -> list[tuple[float, float]]:
+    """(start, end) seconds of the stretches at least min_s long that are PAUSE_DB below the
+    recording's loud speech: where the speaker breathes, whatever an aligner made of them."""
+    db = level_db(samples)
+    quiet = db < np.percentile(db, 95) - PAUSE_DB
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    out = []
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        if (hi - lo) * HOP / RATE >= min_s:
+            out.append((lo * HOP / RATE, hi * HOP / RATE))
+    return out

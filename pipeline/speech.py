@@ -35,6 +35,7 @@ from .timeline import EmotionTimeline, Segment
 
 NAME = "speech"
 PAUSE_S = 0.35            # a silence this long between words ends an utterance
+PAUSE_GATE_S = 0.15       # a silence this long in the recording is taken out of the words around it
 MAX_UTTERANCE_S = 8.0     # longer stretches are cut at their widest pause: emotion may change
 MIN_UTTERANCE_S = 0.6     # the voice model hears at least this much (padded with the context)
 TEXT_WEIGHT = 0.6         # the words' say in the fusion when they are fully emotional
@@ -91,6 +92,28 @@ def group_utterances(words) -> list[Utterance]:
             groups[:0] = [g[:cut], g[cut:]]
             continue
         out.append(Utterance(start=float(g[0].start), end=float(g[-1].end), words=g))
+    return out
+
+
+def fit_to_pauses(items: list, pauses, make_silence=None) -> list:
+    """Timed words or phones with the recording's pauses taken out of them: an aligner stretches
+    the word before a breath over it (the mouth would hold its vowel through the pause). An item
+    that starts before a pause ends where it begins; one that starts inside it begins where it
+    ends; one wholly inside is kept (the aligner heard something). make_silence(start, end), when
+    given, adds an item for each pause (a silence phone)."""
+    out = []
+    for item in items:
+        start, end = float(item.start), float(item.end)
+        for a, b in pauses:
+            if start < a < end:
+                end = a
+            elif a <= start < b < end:
+                start = b
+        out.append(item if (start, end) == (item.start, item.end) else type(item)(item.text if hasattr(item, "text")
+                                                                                  else item.label, start, end))
+    if make_silence is not None:
+        out += [make_silence(a, b) for a, b in pauses]
+        out.sort(key=lambda x: x.start)
     return out
 
 
@@ -189,7 +212,12 @@ def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity
         except StopIteration as done:
             alignment = done.value
     warnings += alignment.warnings
-    utterances = group_utterances(alignment.words)
+    # the recording's own pauses: utterances end there and the mouth rests there
+    quiet = audio_io.pauses(audio.samples, PAUSE_GATE_S)
+    words = fit_to_pauses(alignment.words, quiet)
+    phones = fit_to_pauses(alignment.phones, quiet, lambda a, b: type(alignment.phones[0])("SIL", a, b)) \
+        if alignment.phones else []
+    utterances = group_utterances(words)
     if not utterances and not silent:
         warnings.append(f"no speech was recognised in '{path.name}' (music or noise?): the face stays at rest")
 
@@ -215,14 +243,14 @@ def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity
     from .lipsync import lipsync
 
     energy = audio_io.frame_energy(audio.samples, fps, n_frames)
-    lips = lipsync(alignment.phones, fps, n_frames, energy)
+    lips = lipsync(phones, fps, n_frames, energy)
     arkit, landmarks = attend(performance, lips, n_frames, fps, seed, alpha_mouth, alpha_face, keep_landmarks)
     yield 1.0, "lip sync"
     details = {
         "transcript": alignment.transcript,
         "transcript_source": alignment.source,
         "words": [{"text": w.text.strip(), "start": round(float(w.start), 3), "end": round(float(w.end), 3)}
-                  for w in alignment.words],
+                  for w in words],
         "audio": {"file": audio.path, "seconds": round(audio.duration, 3), "rate": audio.source_rate,
                   "channels": audio.channels},
         "alpha_mouth": alpha_mouth, "alpha_face": alpha_face,

@@ -89,3 +89,21 @@ def test_key_attention_weights_the_mouth_apart():
     a = key_attention(0.25, 0.9)
     assert a[ARKIT_INDEX["jawOpen"]] == a[ARKIT_INDEX["mouthSmileLeft"]] == pytest.approx(0.25)
     assert a[ARKIT_INDEX["browInnerUp"]] == a[ARKIT_INDEX["eyeSquintLeft"]] == pytest.approx(0.9)
+
+
+def test_pauses_are_taken_out_of_the_words_around_them():
+    """An aligner stretches 'pie' over the breath before 'I': the mouth must not hold it open."""
+    @dataclass
+    class Phone:
+        label: str
+        start: float
+        end: float
+
+    ws = words("apple 1.6 1.9 | pie 1.9 2.7 | I 2.7 3.0 | am 3.0 3.2")
+    fitted = speech.fit_to_pauses(ws, [(2.2, 2.6)])
+    assert [(w.text, w.start, w.end) for w in fitted] == [("apple", 1.6, 1.9), ("pie", 1.9, 2.2), ("I", 2.7, 3.0),
+                                                          ("am", 3.0, 3.2)]
+    assert [(u.start, u.end) for u in speech.group_utterances(fitted)] == [(1.6, 2.2), (2.7, 3.2)]
+    phones = speech.fit_to_pauses([Phone("AY", 1.95, 2.5), Phone("AY", 2.5, 2.9)], [(2.2, 2.6)],
+                                  lambda a, b: Phone("SIL", a, b))
+    assert [(p.label, p.start, p.end) for p in phones] == [("AY", 1.95, 2.2), ("SIL", 2.2, 2.6), ("AY", 2.6, 2.9)]
