@@ -3,8 +3,9 @@
 One subcommand per input kind (inputs.INPUTS); each turns its arguments into a Job (jobs.py),
 checked before Blender loads anything, and runs it through commands.run_job. Two more train the
 models on a user's data: `train-text --data DIR` (ml/text_data.py checks every line before
-training; ml/train_text.py trains) and `train-expressions`. Exit codes: 0 done, 2 bad input
-(message on stderr), 1 unexpected failure.
+training; ml/train_text.py trains) and `train-expressions`. `batch JOBS --out DIR` runs a job file's
+specs in worker processes, `job SPEC.json` one spec here (batch.py, jobfile.py). Exit codes: 0 done,
+2 bad input (message on stderr), 1 unexpected failure (batch: any job not done).
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(kind.name, help=kind.help)
         kind.add_arguments(sub)
         _job_arguments(sub)
+    from .batch import add_arguments
+
+    add_arguments(commands.add_parser("batch", help="run the jobs of a job file (JSON Lines or CSV) in worker "
+                                                    "processes or on a Dask cluster; re-runs skip finished jobs"),
+                  commands.add_parser("job", help="run one job spec (a JSON object, as one line of a job file)"))
     return parser
 
 
@@ -126,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train-text":
         return train_text(args)
+    if args.command in ("batch", "job"):
+        from .batch import run_batch, run_spec
+
+        return run_batch(args) if args.command == "batch" else run_spec(args)
     from .terminal import Terminal
 
     terminal = Terminal(verbose=args.verbose)

@@ -1,4 +1,4 @@
-"""run_job: the one headless path behind every subcommand (and, later, each batch job).
+"""run_job: the one headless path behind every subcommand and each batch job (batch.py).
 
 head -> target (made ready, then every check) -> the source's take, stage by stage -> a new
 Action -> report, previews, .blend. The job's own fields were checked before (jobs.check_job);
@@ -124,11 +124,12 @@ def run_job(job: Job, terminal: Terminal) -> dict:
         report.setdefault("exports", []).append({"file": str(exported.path), "format": exported.format,
                                                  "bytes": exported.size})
         terminal.say(exported.summary())
-    with terminal.quiet_stage(f"saving {job.out.name}"):
-        bpy.ops.wm.save_as_mainfile(filepath=str(job.out), check_existing=False)
+    if job.out is not None:
+        with terminal.quiet_stage(f"saving {job.out.name}"):
+            bpy.ops.wm.save_as_mainfile(filepath=str(job.out), check_existing=False)
     if job.report:
         write_report(report, job.report)
-    terminal.say(f"wrote {job.out} ({len(report['segments'])} segments, frames {report['frame_start']}-"
-                 f"{report['frame_end']}, action '{keyed.action.name}')")
+    terminal.say(f"{f'wrote {job.out}' if job.out is not None else 'done'} ({len(report['segments'])} segments, "
+                 f"frames {report['frame_start']}-{report['frame_end']}, action '{keyed.action.name}')")
     return report
 

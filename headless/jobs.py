@@ -1,6 +1,6 @@
 """A headless job, bpy-free: what to animate (a source and its inputs), on which head and target,
 and which files to write. Every subcommand turns its arguments into a Job and hands it to
-commands.run_job; a batch runner will read the same Jobs from a job file.
+commands.run_job; batch.py reads the same Jobs from a job file (jobfile.py).
 
 What a user can get wrong in a job's own fields is checked here, before Blender loads anything
 (the target kinds come from the bpy-free rigs/targets.py).
@@ -27,7 +27,7 @@ class Job:
     source: str                   # a key of pipeline.SOURCES
     inputs: dict                  # keyword arguments of that source's iter_take (keep_landmarks aside)
     label: str                    # the words the take's Action is named after
-    out: Path                     # the .blend written
+    out: Path | None              # the .blend written; None: not saved (a batch job that asks for none)
     head: str = "default"         # "default", "rigged" or FILE.blend:OBJECT
     target: str = "arkit"         # a key of rigs.blender.targets.TARGETS
     rig: str | None = None        # the armature keyed by the "bones" target (ARMATURE or FILE.blend:ARMATURE)
@@ -68,7 +68,8 @@ def check_job(job: Job) -> Job:
     elif job.rig is not None:
         raise EmotiveError(f"--rig (and --head rigged) key the face rig's bones; they do not combine with "
                            f"--target {job.target}")
-    job.out = writable(job.out, "--out", (".blend",))
+    if job.out is not None:
+        job.out = writable(job.out, "--out", (".blend",))
     if job.report is not None:
         job.report = writable(job.report, "--report", (".json",))
     job.renders = [writable(p, "--render", tuple(RENDER_SUFFIXES)) for p in job.renders]
