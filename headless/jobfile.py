@@ -277,7 +277,7 @@ def read_job_file(path: Path, out_dir: Path, parser=None) -> list[JobSpec]:
         jobs.append(job)
     if not rows:
         raise JobFileError(f"'{path}' holds no jobs")
-    problems += check_unique(jobs)
+    problems += check_unique(jobs, path)
     if problems:
         raise JobFileError("\n".join(problems))
     return jobs
@@ -298,7 +298,7 @@ def read_spec_file(path: Path, out_dir: Path | None = None, parser=None) -> JobS
     base = path.resolve().parent
     out_dir = Path(out_dir).expanduser().resolve() if out_dir else base
     job = spec_to_job(raw, out_dir, base, str(path), parser)
-    problems = check_options(job, parser)
+    problems = check_unique([job], path) + check_options(job, parser)
     if problems:
         raise JobFileError("\n".join(problems))
     return job
@@ -314,16 +314,18 @@ def check_options(job: JobSpec, parser=None) -> list[str]:
     return []
 
 
-def check_unique(jobs: list[JobSpec]) -> list[str]:
-    """Duplicate ids and two jobs writing one file, each naming both jobs."""
-    problems, ids, writers = [], {}, {}
+def check_unique(jobs: list[JobSpec], job_file: Path) -> list[str]:
+    """Duplicate ids, two jobs writing one file (naming both) and a job overwriting the job file."""
+    problems, ids, writers = [], {}, {job_file.resolve(): "the job file itself"}
     for job in jobs:
         if job.id in ids:
             problems.append(f"{job.where}: job id '{job.id}' is used twice (first at {ids[job.id]})")
             continue
         ids[job.id] = job.where
         for path in job.outputs:
-            if path in writers:
+            if path == job_file.resolve():
+                problems.append(f"{job.where}: job '{job.id}' would overwrite the job file '{path}'")
+            elif path in writers:
                 problems.append(f"{job.where}: jobs '{writers[path]}' and '{job.id}' both write '{path}'")
             writers.setdefault(path, job.id)
     return problems

@@ -165,6 +165,10 @@ def test_a_single_spec_file(tmp_path):
     job = read_spec_file(spec)
     assert job.outputs == [tmp_path / "renders" / "shot.glb"]       # beside the spec by default
     assert read_spec_file(spec, tmp_path / "elsewhere").outputs == [tmp_path / "elsewhere" / "renders" / "shot.glb"]
+    spec.write_text('{"id": "shot", "text": "Hello!", "outputs": ["shot.json"]}')     # its report over itself
+    with pytest.raises(JobFileError, match="would overwrite the job file"):
+        read_spec_file(spec)
+    assert spec.read_text().startswith('{"id": "shot"')
     spec.write_text('{\n "id": "shot",\n "text": "Hello!",,\n}\n')
     with pytest.raises(JobFileError, match=f"{spec}:3: not a JSON object"):
         read_spec_file(spec)
