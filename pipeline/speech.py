@@ -39,7 +39,6 @@ PAUSE_GATE_S = 0.15       # a silence this long in the recording is taken out of
 MAX_UTTERANCE_S = 8.0     # longer stretches are cut at their widest pause: emotion may change
 MIN_UTTERANCE_S = 0.6     # the voice model hears at least this much (padded with the context)
 TEXT_WEIGHT = 0.6         # the words' say in the fusion when they are fully emotional
-CHUNK_S = 30.0            # recognition works on pieces this long, cut at silences
 MAX_TRANSCRIPT_CHARS = 200_000
 _SENTENCE_END = re.compile(r"[.!?…]$")
 
@@ -149,11 +148,11 @@ def iter_recognise(audio: audio_io.Audio, transcript: str | None):
     from ..ml import asr
 
     try:
-        if transcript is not None or audio.duration <= CHUNK_S:
+        if transcript is not None or len(audio.samples) <= asr.MAX_CHUNK_S * audio_io.RATE:
             yield 0.0
             return asr.transcribe(audio.samples, transcript)
         # long recordings: pieces cut at silences, so progress shows and memory stays bounded
-        pieces = _pieces(audio.samples)
+        pieces = asr.chunks(audio.samples)
         words, phones, warnings = [], [], []
         for i, (lo, hi) in enumerate(pieces):
             part = asr.transcribe(audio.samples[lo:hi])
@@ -166,21 +165,6 @@ def iter_recognise(audio: audio_io.Audio, transcript: str | None):
                              source="recognised", warnings=warnings)
     except ValueError as exc:
         raise EmotiveError(f"'{audio.path}': {exc}") from exc
-
-
-def _pieces(samples: np.ndarray) -> list[tuple[int, int]]:
-    """[lo, hi) sample ranges of at most CHUNK_S, cut in the quietest 0.1 s near each limit."""
-    rate, limit = audio_io.RATE, int(CHUNK_S * audio_io.RATE)
-    out, lo = [], 0
-    hop = rate // 10
-    while len(samples) - lo > limit:
-        window = samples[lo + limit // 2:lo + limit]
-        energy = np.sqrt(np.mean(window[:len(window) // hop * hop].reshape(-1, hop) ** 2, axis=1))
-        cut = lo + limit // 2 + int(np.argmin(energy)) * hop + hop // 2
-        out.append((lo, cut))
-        lo = cut
-    out.append((lo, len(samples)))
-    return out
 
 
 def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity: float = 1.0,
