@@ -88,7 +88,13 @@ class Target(ABC):
         """solve + write: the take as a new Action on this target."""
         solved = self.solve(take)
         action = self.write(solved, name=name, frame_start=frame_start)
-        return Keyed(action, list(solved.names), list(solved.notes))
+        notes = list(solved.notes)
+        if take.head_pose is not None and self.obj.type == 'MESH':
+            from .head_pose import key_head_rotation
+
+            _, note = key_head_rotation(self.obj, take.head_pose, name=name + " (head)", frame_start=frame_start)
+            notes += [note] if note else []
+        return Keyed(action, list(solved.names), notes)
 
 
 def _has_arkit_keys(obj) -> bool:

@@ -41,3 +41,32 @@ def test_a_bad_file_changes_nothing(head, tmp_path):
 def test_the_panel_offers_it(addon):
     assert hasattr(bpy.ops.emotive, "import_capture")
     assert "*.csv" in bpy.ops.emotive.import_capture.get_rna_type().properties["filter_glob"].default
+
+
+def test_the_captured_head_turn_is_keyed_on_the_head_object(head, tmp_path):
+    """The head's rigid motion, taken out of the face, comes back as the object's rotation, about
+    the neck, in a new Action; a head that has its own object animation keeps it."""
+    bpy.context.scene.render.fps = 30
+    n = 120
+    turn = np.zeros((n, 3))
+    turn[40:80, 0] = np.radians(20) * np.sin(np.linspace(0, np.pi, 40))  # at rest, a yaw out and back, rest
+    csv = write_livelink(tmp_path / "turn.csv", smile_and_jaw(n), head=turn)
+    assert import_capture(head, csv) == {'FINISHED'}
+    action = head.animation_data.action
+    assert action is not None and action.name.endswith("(head)")
+    scene = bpy.context.scene
+    yaws = []
+    for frame in range(scene.frame_start, scene.frame_end + 1, 5):
+        scene.frame_set(frame)
+        yaws.append(head.matrix_world.to_euler('YXZ').z)
+    assert np.degrees(max(np.abs(yaws))) == pytest.approx(20, abs=1.5)
+    assert abs(yaws[0]) < np.radians(1) and abs(yaws[-1]) < np.radians(2)   # back to rest
+    scene.frame_set(scene.frame_start)
+    assert import_capture(head, csv) == {'FINISHED'}                 # object animation now exists
+    assert head.animation_data.action == action                      # kept, not replaced
+
+
+def test_a_still_head_keys_no_rotation(head, tmp_path):
+    csv = write_livelink(tmp_path / "still.csv", smile_and_jaw(60))
+    assert import_capture(head, csv) == {'FINISHED'}
+    assert head.animation_data is None or head.animation_data.action is None
