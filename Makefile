@@ -66,3 +66,9 @@ extension: venv
 
 clean:
 	rm -rf $(VENV) build demo/out
+
+train-speech: venv
+	$(PY) -m emotive.ml.train_speech
+
+eval-speech: venv
+	$(PY) -m emotive.ml.evaluate_speech
