@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from pathlib import Path
 
 from ..errors import EmotiveError
@@ -209,15 +209,18 @@ def run_dask(jobs: list[JobSpec], out_dir: Path, address: str, timeout: float | 
                 future = client.submit(run_in_worker, job, str(out_dir), pure=False, key=f"emotive-{job.id}-"
                                        f"{time.time_ns()}")
                 pending[future] = (job, time.perf_counter())
-            done, _ = wait(list(pending), timeout=1.0 if timeout else None, return_when="FIRST_COMPLETED")
+            try:   # a tick: wait raises on its timeout, and when a future was cancelled
+                wait(list(pending), timeout=1.0, return_when="FIRST_COMPLETED")
+            except Exception:  # noqa: BLE001 - both are seen below, future by future
+                pass
             now = time.perf_counter()
-            for future in done:
+            for future in [f for f in pending if f.done()]:
                 job, since = pending.pop(future)
                 try:
                     result = future.result()
                     on_done(job, _entry(job, result.pop("status"), result.pop("seconds"), result.pop("error"),
                                         **result))
-                except FutureCancelledError as exc:
+                except (FutureCancelledError, CancelledError) as exc:
                     on_done(job, _entry(job, "crashed", now - since, f"cancelled by the cluster: {exc}"))
                 except Exception as exc:  # noqa: BLE001 - KilledWorker: the job took workers down with it
                     status = "crashed" if type(exc).__name__ == "KilledWorker" else "failed"

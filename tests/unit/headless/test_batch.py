@@ -1,6 +1,7 @@
 """Job files (batch, job), bpy-free: specs become the CLI's own argv, everything wrong with a file is
 refused up front naming file and line, and manifests decide what a re-run skips."""
 
+import io
 import json
 import os
 import wave
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emotive.headless import build_parser
-from emotive.headless.batch import exit_code, run_batch
+from emotive.headless.batch import Progress, exit_code, run_batch
 from emotive.headless.jobfile import (JobFileError, build_job, is_complete, manifest_path, parse_argv,
                                       read_job_file, read_spec_file, write_manifest)
 
@@ -185,3 +186,23 @@ def test_batch_and_job_are_subcommands():
     args = parser.parse_args(["batch", "jobs.jsonl", "--out", "d", "--workers", "3", "--timeout", "9"])
     assert (args.command, args.workers, args.timeout, args.scheduler) == ("batch", 3, 9.0, None)
     assert parser.parse_args(["job", "spec.json"]).out is None
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stream", [io.StringIO(), Tty()], ids=["log", "terminal"])
+def test_progress_shows_each_failure_and_the_count(stream):
+    progress = Progress(2, stream)
+    progress.finished({"id": "a", "status": "ok", "seconds": 1.25, "error": None})
+    progress.finished({"id": "b", "status": "failed", "seconds": 0.5,
+                       "error": "Traceback (most recent call last):\n  ...\nValueError: boom"})
+    progress.close()
+    text = stream.getvalue()
+    assert "emotive: b: failed: ValueError: boom" in text or "emotive: [2/2] b: failed in 0.5 s: ValueError: boom" in text
+    if isinstance(stream, Tty):
+        assert "2/2" in text and "100%" in text          # a tqdm bar, drawn full
+    else:
+        assert text.splitlines()[0] == "emotive: [1/2] a: ok in 1.2 s"
