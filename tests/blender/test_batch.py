@@ -145,17 +145,28 @@ def test_cli_py_runs_a_batch_too(tmp_path):
 
 
 def test_the_same_jobs_on_a_dask_cluster(tmp_path):
-    from distributed import LocalCluster
+    import dask
+    from distributed import Client, LocalCluster
+
+    import crashing_cli
 
     jobs = write_jobs(tmp_path / "jobs.jsonl",
                       {"id": "a", "text": "What a lovely day!", "outputs": ["a.glb"]},
+                      {"id": "crash", "text": "Crash now.", "outputs": ["crash.csv"]},
                       {"id": "b", "text": "Why did you lie to me?", "outputs": ["b.csv", "b.json"]},
-                      {"id": "c", "text": "Hello.", "head": f"{tmp_path / 'none.blend'}:Face", "outputs": ["c.csv"]})
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        proc = emotive("batch", jobs, "--out", tmp_path / "out", "--scheduler", cluster.scheduler_address)
+                      {"id": "c", "text": "Hello.", "head": f"{tmp_path / 'none.blend'}:Face", "outputs": ["c.csv"]},
+                      {"id": "hang", "text": "Hang now.", "outputs": ["hang.csv"]})
+    # allowed-failures 0: the first worker a job kills reports it (Dask would otherwise retry it)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(crashing_cli.install)
+        proc = emotive("batch", jobs, "--out", tmp_path / "out", "--scheduler", cluster.scheduler_address,
+                       "--timeout", 8)
     assert proc.returncode == 1, proc.stderr
     status, entries = statuses(tmp_path / "out")
-    assert status == {"a": "ok", "b": "ok", "c": "failed"} and "head file not found" in entries["c"]["error"]
+    assert status == {"a": "ok", "crash": "crashed", "b": "ok", "c": "failed", "hang": "timeout"}, proc.stderr
+    assert "head file not found" in entries["c"]["error"] and "KilledWorker" in entries["crash"]["error"]
     assert (tmp_path / "out" / "a.glb").read_bytes()[:4] == b"glTF"
     assert json.loads((tmp_path / "out" / "b.json").read_text())["segments"]
     assert f"on dask {cluster.scheduler_address}" in proc.stderr
