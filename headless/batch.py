@@ -148,7 +148,11 @@ def run_local(jobs: list[JobSpec], out_dir: Path, workers: int, timeout: float |
     import multiprocessing
     from concurrent.futures import as_completed
 
-    from pebble import ProcessExpired, ProcessPool
+    try:
+        from pebble import ProcessExpired, ProcessPool
+    except ImportError:   # a stock Blender's Python has no pebble
+        raise EmotiveError(f"batch needs the pebble package: {sys.executable} -m pip install pebble (or run each "
+                           "job as its own command: job SPEC.json)") from None
 
     log_dir = out_dir / STATE
     log_dir.mkdir(parents=True, exist_ok=True)
