@@ -26,6 +26,9 @@ $(STAMP): requirements.txt
 demo: venv
 	$(PY) -m emotive text --text-file demo/sample.txt --out demo/out/demo.blend \
 	    --report demo/out/report.json --render demo/out/sheet.png --render demo/out/preview.mp4
+	# the same head talking: the lines spoken (espeak-ng), lip-synced, the voice in the MP4
+	$(PY) -m emotive text --text-file demo/voiced.txt --voice --out demo/out/voiced.blend \
+	    --report demo/out/voiced.json --render demo/out/voiced.mp4 --export demo/out/voiced.glb
 
 # Unit tests first, alone, so bpy is blocked for them (tests/unit/conftest.py); then real Blender.
 test: venv gltf-validator
