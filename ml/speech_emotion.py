@@ -102,28 +102,15 @@ class _Network:
         self.fc_w, self.fc_b = t[prefix + "fc.weight"].T, t[prefix + "fc.bias"]
         self.au = (t[prefix + "au.weight"].T, t[prefix + "au.bias"]) if int(cfg.get("n_aus", 0)) else None
 
-    def _direction(self, x: np.ndarray, d: int) -> np.ndarray:
-        H = self.hidden
-        xp = x @ self.w_ih[d] + self.b[d]              # (T, 4H) input projection, all steps at once
-        if d == 1:
-            xp = xp[::-1]
-        w_hh = self.w_hh[d]
-        h = np.zeros(H, np.float32)
-        c = np.zeros(H, np.float32)
-        out = np.empty((len(x), H), np.float32)
-        for t in range(len(x)):
-            g = xp[t] + h @ w_hh
-            s = _sigmoid(g[:3 * H])
-            c = s[H:2 * H] * c + s[:H] * np.tanh(g[3 * H:])
-            h = s[2 * H:] * np.tanh(c)
-            out[t] = h
-        return out[::-1] if d == 1 else out
-
-    def forward(self, x: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """x (T, F) standardised frames, stats (n_stats,) standardised -> (logits (8,), aus)."""
+    def projected(self, x: np.ndarray) -> list[np.ndarray]:
+        """Per direction, the LSTM's input projection of all steps (T, 4H), reverse ones reversed."""
         if self.proj is not None:
             x = x @ self.proj[0] + self.proj[1]
-        out = np.concatenate([self._direction(x, d) for d in range(self.directions)], axis=1)
+        return [(x @ w + b)[::-1] if d == 1 else x @ w + b
+                for d, (w, b) in enumerate(zip(self.w_ih, self.b))]
+
+    def head(self, out: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """LSTM outputs (T, D*H) in reading order, stats (n_stats,) -> (logits (8,), aus)."""
         score = out @ self.att_w + self.att_b
         w = np.exp(score - score.max())
         att = (w / w.sum()) @ out
@@ -132,6 +119,24 @@ class _Network:
         z = np.concatenate([att, mean, std, stats])
         aus = _sigmoid(z @ self.au[0] + self.au[1]) if self.au is not None else None
         return z @ self.fc_w + self.fc_b, aus
+
+
+def _lstm(xp: np.ndarray, w_hh: np.ndarray) -> np.ndarray:
+    """Independent LSTMs side by side (every member's every direction): xp (K, T, 4H) projected
+    inputs, gates i,f,o,g; w_hh (K, H, 4H) -> h (K, T, H). One Python loop over time for all K;
+    einsum, not BLAS: a threaded product of a few rows spends ~ms per step syncing on a busy CPU."""
+    K, T, _ = xp.shape
+    H = w_hh.shape[1]
+    h = np.zeros((K, H), np.float32)
+    c = np.zeros((K, H), np.float32)
+    out = np.empty((K, T, H), np.float32)
+    for t in range(T):
+        g = xp[:, t] + np.einsum("ki,kij->kj", h, w_hh)
+        s = _sigmoid(g[:, :3 * H])
+        c = s[:, H:2 * H] * c + s[:, :H] * np.tanh(g[:, 3 * H:])
+        h = s[:, 2 * H:] * np.tanh(c)
+        out[:, t] = h
+    return out
 
 
 class SpeechEmotionModel:
@@ -146,6 +151,7 @@ class SpeechEmotionModel:
         self.stats_mean, self.stats_std = t["stats.mean"], t["stats.std"]
         n = int(self.config["members"])
         self.members = [_Network(t, f"m{k}.", self.config) for k in range(n)]
+        self._w_hh = np.stack([w for m in self.members for w in m.w_hh])     # (members x directions, H, 4H)
 
     @classmethod
     def load(cls, path=None) -> "SpeechEmotionModel":
@@ -179,9 +185,13 @@ class SpeechEmotionModel:
         return x.astype(np.float32), ((stats - self.stats_mean) / self.stats_std).astype(np.float32)
 
     def _run(self, x, stats):
+        xp = np.stack([p for m in self.members for p in m.projected(x)])
+        out = _lstm(xp, self._w_hh)
+        D = self.members[0].directions
         probs, aus = 0.0, 0.0
-        for m in self.members:
-            logits, a = m.forward(x, stats)
+        for k, m in enumerate(self.members):
+            dirs = [out[k * D + d][::-1] if d == 1 else out[k * D + d] for d in range(D)]
+            logits, a = m.head(np.concatenate(dirs, axis=1), stats)
             e = np.exp(logits - logits.max())
             probs = probs + e / e.sum()
             if a is not None:
