@@ -3,6 +3,9 @@
     python -m emotive.ml.train_speech [--data DIR] [--out FILE] [--seed N] [--model baseline|best]
     make train-speech            (then make eval-speech: the speaker-independent CV figures)
 
+`--data DIR` needs `--out FILE` (the shipped file is only trained from RAVDESS); `main(argv)` is
+what `python -m emotive train-speech ...` calls.
+
 Data: RAVDESS speech (../shared/data/speech/ravdess16k, 24 actors in the full set, 20 here,
 1,200 clips) or `--data DIR`, a folder of a user's own labelled audio (ml/speech_data.py: RAVDESS
 names or a labels.csv). Every clip is read as 16 kHz mono; its per-frame inputs are cached in
@@ -355,6 +358,8 @@ def recipe_of(args) -> Recipe:
 def main(argv=None) -> int:
     args = parse_args(argv)
     recipe = recipe_of(args)
+    if args.data is not None and args.out is None:
+        raise ValueError("--data needs --out FILE: the shipped weights are only ever retrained from RAVDESS")
     out = args.out or (WEIGHTS if args.model == "best" else WEIGHTS.with_name("speech_emotion_baseline.safetensors"))
     clips = data_clips(args.data)
     labels = np.bincount([c.label for c in clips], minlength=len(L.VOICE_EMOTIONS))
