@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SITE    = $(VENV)/lib/python3.11/site-packages
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: venv system gltf-validator demo test bench train-text eval-text train-expressions eval-expressions extension clean
+.PHONY: venv system gltf-validator demo test bench train-text eval-text train-expressions eval-expressions extension extension-test clean
 
 venv: $(STAMP) system
 
@@ -64,8 +64,14 @@ eval-expressions: venv
 train-capture-expression: venv
 	$(PY) -m emotive.ml.train_capture_expression
 
+# One zip per platform in build/ (Blender's `extension build --split-platforms`), each carrying the
+# wheels its runtime needs (fetched once into wheels/, sha256-checked), each validated.
 extension: venv
 	$(PY) scripts/build_extension.py
+
+# The Linux zip installed into a Blender that has only bpy, in a fresh user folder (also in `make test`).
+extension-test: venv
+	$(PY) -m pytest tests/blender -m extension_install
 
 clean:
 	rm -rf $(VENV) build demo/out
