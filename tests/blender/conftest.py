@@ -16,7 +16,8 @@ def extension_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("extension")
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), str(out)], check=True,
                    stdout=subprocess.DEVNULL)
-    (zip_path,) = out.glob("emotive-*.zip")
+    # one zip per platform (scripts/build_extension.py); this Blender is the Linux x64 one
+    (zip_path,) = out.glob("emotive-*-linux_x64.zip")
     return zip_path
 
 
