@@ -51,8 +51,12 @@ class Utterance:
 
 
 def check_options(path, transcript, fps, intensity, alpha_mouth, alpha_face):
-    """The audio path, checked with every option before anything loads."""
-    if transcript is not None:
+    """The audio path, checked with every option before anything loads. transcript: None
+    (recognise), the words said, or a timed script [(start s, end s, words), ...] (each line
+    aligned to its own stretch, as voiced text and subtitles give them)."""
+    if isinstance(transcript, (list, tuple)):
+        check_script(transcript)
+    elif transcript is not None:
         if not isinstance(transcript, str):
             raise EmotiveError(f"the transcript must be text, not {type(transcript).__name__}")
         if not transcript.strip():
@@ -65,6 +69,23 @@ def check_options(path, transcript, fps, intensity, alpha_mouth, alpha_face):
             raise EmotiveError(f"{name} must be a number between {low} and {high}, got {value!r}")
     check_alphas(alpha_mouth, alpha_face)
     return audio_io.check_audio_file(path)
+
+
+def check_script(script) -> None:
+    if not script:
+        raise EmotiveError("the timed script is empty")
+    last = 0.0
+    for i, line in enumerate(script):
+        try:
+            start, end, text = line
+            start, end = float(start), float(end)
+        except (TypeError, ValueError):
+            raise EmotiveError(f"script line {i + 1}: expected (start, end, text), got {line!r}") from None
+        if not (math.isfinite(start) and math.isfinite(end)) or not last - 1e-6 <= start < end:
+            raise EmotiveError(f"script line {i + 1}: times {start}-{end} s are not increasing")
+        if not isinstance(text, str) or not text.strip():
+            raise EmotiveError(f"script line {i + 1} holds no words")
+        last = end
 
 
 def group_utterances(words) -> list[Utterance]:
@@ -148,6 +169,18 @@ def iter_recognise(audio: audio_io.Audio, transcript: str | None):
     from ..ml import asr
 
     try:
+        if isinstance(transcript, (list, tuple)):       # a timed script: each line on its own stretch
+            words, phones, oov = [], [], []
+            rate = audio_io.RATE
+            for i, (start, end, text) in enumerate(transcript):
+                lo, hi = int(start * rate), min(len(audio.samples), int(math.ceil(end * rate)))
+                part = asr.align(audio.samples[lo:hi], text, verify=False)
+                words += [type(w)(w.text, w.start + lo / rate, w.end + lo / rate) for w in part.words]
+                phones += [type(p)(p.label, p.start + lo / rate, p.end + lo / rate) for p in part.phones]
+                oov += part.oov
+                yield (i + 1) / len(transcript)
+            return asr.Alignment(words=words, phones=phones, transcript=" ".join(t for _, _, t in transcript),
+                                 source="given", oov=oov)
         if transcript is not None or len(audio.samples) <= asr.MAX_CHUNK_S * audio_io.RATE:
             yield 0.0
             return asr.transcribe(audio.samples, transcript)

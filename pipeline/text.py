@@ -109,11 +109,12 @@ def iter_take(text: str, *, fps: float = 30, wpm: float = 160, intensity: float 
 
 def _iter_voiced(text: str, voice_path: str, *, wpm: float, **options):
     from . import speech, voice
+    from .timeline import split_text
 
     voice.synthesiser()
     yield 0.0, "speaking the line"
-    voice.speak(text, voice_path, wpm=wpm)
-    steps = speech.iter_take(voice_path, transcript=text, **options)
+    script = voice.speak_lines(split_text(text), voice_path, wpm=wpm)
+    steps = speech.iter_take(voice_path, transcript=script, **options)
     try:
         while True:
             fraction, message = next(steps)

@@ -16,6 +16,7 @@ from ..errors import EmotiveError
 
 VOICE = "en-us"
 TIMEOUT_S = 600
+GAP_S = 0.35              # silence between spoken sentences (a breath; utterances split there)
 
 
 def synthesiser() -> str:
@@ -38,3 +39,31 @@ def speak(text: str, path, wpm: float = 160.0, voice: str = VOICE) -> Path:
         raise EmotiveError(f"espeak-ng could not speak the text into '{path}': "
                            f"{done.stderr.decode('utf-8', 'replace').strip() or 'no audio written'}")
     return path
+
+
+def speak_lines(lines: list[str], path, wpm: float = 160.0, voice: str = VOICE) -> list[tuple[float, float, str]]:
+    """Speak each line (a sentence or clause) on its own and join them with GAP_S of silence
+    into the WAV file `path`. -> [(start, end, line)] seconds: the script, already timed, so the
+    speech path aligns each line to its own stretch (no recogniser needed, none confused by a
+    synthetic voice)."""
+    import tempfile
+
+    import numpy as np
+    import soundfile as sf
+
+    parts, script, t, rate = [], [], 0.0, None
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, line in enumerate(lines):
+            piece = speak(line, Path(tmp) / f"{i}.wav", wpm=wpm, voice=voice)
+            data, rate_i = sf.read(piece, dtype="float32")
+            if rate is not None and rate_i != rate:
+                raise EmotiveError(f"espeak-ng changed its sample rate mid-text ({rate} -> {rate_i} Hz)")
+            rate = rate_i
+            if parts:
+                parts.append(np.zeros(int(GAP_S * rate), np.float32))
+                t += GAP_S
+            parts.append(data)
+            script.append((t, t + len(data) / rate, line))
+            t += len(data) / rate
+    sf.write(str(path), np.concatenate(parts), rate, subtype="PCM_16")
+    return script
