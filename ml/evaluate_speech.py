@@ -42,6 +42,13 @@ PROBES = {
     "logistic_regression_on_prosody_stats_only": {"accuracy_mean": 0.3325},
     "best_recipe_one_member": {"accuracy_mean": 0.716, "accuracy_std": 0.040, "macro_f1_mean": 0.707},
     "speed_perturbation": "not measured: encoding the perturbed copies took longer than the CPU budget allowed",
+    "best_recipe_on_fit_window_frames": {
+        "recipe": "best_fit (frames 'whisper_fit': the encoder in a window fitted to the clip, 2 s steps)",
+        "accuracy_mean": 0.705, "accuracy_std": 0.0433, "macro_f1_mean": 0.6928, "macro_f1_std": 0.0444,
+        "fold_accuracy": [0.7792, 0.7292, 0.6708, 0.6667, 0.6792],
+        "fold_macro_f1": [0.7711, 0.7131, 0.6598, 0.6542, 0.6656],
+        "verdict": "below best's 30 s window frames on every fold (0.800, 0.754, 0.683, 0.671, 0.688): not shipped",
+    },
 }
 
 

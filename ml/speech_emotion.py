@@ -47,10 +47,12 @@ def check_audio(audio) -> np.ndarray:
 
 
 def raw_frames(audio, kind: str) -> np.ndarray:
-    """Per-frame inputs before downsampling: (T, 384) encoder frames or (T, 54) frame features."""
-    if kind == "whisper":
+    """Per-frame inputs before downsampling: (T, 384) encoder frames or (T, 54) frame features.
+    "whisper": Whisper's encoder in its 30 s window; "whisper_fit": in a window fitted to the clip
+    (whisper_model.fit_window, ~5x faster; different frames, so weights say which they read)."""
+    if kind in ("whisper", "whisper_fit"):
         from .whisper_model import encode
-        return encode(audio)
+        return encode(audio, window="fit" if kind == "whisper_fit" else "full")
     if kind == "mfcc":
         from .speech_features import frame_features
         return frame_features(audio)

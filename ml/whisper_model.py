@@ -61,11 +61,29 @@ def load():
     return WhisperModel(str(check_weights()), device="cpu", compute_type="int8", cpu_threads=threads)
 
 
-def encode(audio: np.ndarray) -> np.ndarray:
+FIT_STEP = 200             # log-mel frames (2 s): "fit" windows are whole multiples of this
+FIT_MIN = 200              # and at least this long (2 s)
+
+
+def fit_window(n_samples: int) -> int:
+    """Log-mel frames (100/s) of the window "fit" encodes `n_samples` (<= 30 s) in: the clip's
+    frames rounded up to a multiple of FIT_STEP, at least FIT_MIN, at most 30 s."""
+    n = int(np.ceil(n_samples / (SAMPLE_RATE / 100)))
+    return int(min(WINDOW_S * 100, max(FIT_MIN, -(-n // FIT_STEP) * FIT_STEP)))
+
+
+def encode(audio: np.ndarray, window: str = "full") -> np.ndarray:
     """(T, 384) float32 encoder frames of 16 kHz mono audio at 50 frames/s, T = ceil(50 x seconds);
-    audio longer than 30 s is encoded window by window."""
+    audio longer than 30 s is encoded window by window.
+
+    window="full" pads every 30 s piece to Whisper's 30 s input (what Whisper was trained on);
+    window="fit" pads it only to fit_window(len) (2 s steps): ~5x less encoder time for a few
+    seconds of speech, but different frames (attention spans the window), so a model reading
+    them must have been trained on "fit" frames (speech_emotion's "whisper_fit" frame kind)."""
     import ctranslate2
 
+    if window not in ("full", "fit"):
+        raise ValueError(f"unknown window {window!r}: 'full' or 'fit'")
     model = load()
     audio = np.asarray(audio, dtype=np.float32)
     hop = int(WINDOW_S * SAMPLE_RATE)
@@ -73,8 +91,9 @@ def encode(audio: np.ndarray) -> np.ndarray:
     for start in range(0, max(len(audio), 1), hop):
         part = audio[start:start + hop]
         features = model.feature_extractor(part)                      # (80, n) log-mel, 100 frames/s
-        n = min(features.shape[-1], int(WINDOW_S * 100))
-        padded = np.zeros((features.shape[0], int(WINDOW_S * 100)), dtype=np.float32)
+        size = fit_window(len(part)) if window == "fit" else int(WINDOW_S * 100)
+        n = min(features.shape[-1], size)
+        padded = np.zeros((features.shape[0], size), dtype=np.float32)
         padded[:, :n] = features[:, :n]
         frames = model.model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=True)
         keep = int(np.ceil(len(part) / SAMPLE_RATE * FRAME_RATE))

@@ -255,3 +255,67 @@ def test_shipped_model_reads_strong_ravdess_clips(shipped):
     pred = shipped.predict_many([read_audio(f) for f in files]).argmax(1)
     truth = [e - 1 for e in (3, 4, 5, 8)]
     assert (pred == truth).sum() >= 3, list(zip(truth, pred))
+
+
+# --- Whisper frames in a fitted window ("whisper_fit") -------------------------------------------
+
+def test_fit_window_is_rounded_up_bounded_and_even():
+    from emotive.ml import whisper_model as wm
+
+    assert wm.fit_window(SR // 10) == wm.FIT_MIN == 200                 # 0.1 s -> 2 s
+    assert wm.fit_window(3 * SR) == 400 and wm.fit_window(4 * SR) == 400
+    assert wm.fit_window(4 * SR + 1) == 600 and wm.fit_window(10 * SR) == 1000
+    assert wm.fit_window(30 * SR) == 3000 == wm.fit_window(29 * SR + 1)
+
+
+def test_whisper_fit_frames_keep_50_per_second():
+    from emotive.ml import whisper_model as wm
+    from emotive.ml.speech_emotion import raw_frames
+
+    rng = np.random.default_rng(0)
+    for seconds in (0.5, 3.0, 4.3, 31.0):
+        audio = (tone(160, seconds) + rng.normal(0, 0.02, int(seconds * SR))).astype(np.float32)
+        fit = raw_frames(audio, "whisper_fit")
+        assert fit.shape == (int(np.ceil(seconds * wm.FRAME_RATE)), wm.WIDTH) and fit.dtype == np.float32
+        assert np.isfinite(fit).all()
+        if seconds == 3.0:
+            full = wm.encode(audio)
+            assert full.shape == fit.shape and not np.allclose(full, fit, atol=1e-2)   # not interchangeable
+            np.testing.assert_array_equal(fit, wm.encode(audio, window="fit"))
+    with pytest.raises(ValueError, match="unknown window"):
+        wm.encode(tone(), window="short")
+
+
+@pytest.mark.parametrize("kind,window", [("whisper", "full"), ("whisper_fit", "fit")])
+def test_weights_of_either_whisper_kind_load_and_read_their_frames(tmp_path, monkeypatch, kind, window):
+    torch = pytest.importorskip("torch")
+    from emotive.ml import train_speech as ts
+    from emotive.ml import whisper_model as wm
+
+    cfg = ts.SpeechConfig(frames=kind, n_in=wm.WIDTH, stride=4, proj=8, hidden=4, bidirectional=True,
+                          stats=("frames",), n_stats=2 * wm.WIDTH, n_aus=len(ts.au_names()))
+    torch.manual_seed(0)
+    norm = {"frames.mean": np.zeros(wm.WIDTH, np.float32), "frames.std": np.ones(wm.WIDTH, np.float32),
+            "stats.mean": np.zeros(2 * wm.WIDTH, np.float32), "stats.std": np.ones(2 * wm.WIDTH, np.float32)}
+    path = tmp_path / f"{kind}.safetensors"
+    ts.save(path, [ts.SpeechLSTM(cfg).eval()], norm, {"seed": 0})
+    model = SpeechEmotionModel.load(path)
+    assert model.config["frames"] == kind
+    seen = []
+
+    def fake_encode(audio, window="full"):
+        seen.append(window)
+        return np.ones((int(np.ceil(len(audio) / SR * 50)), wm.WIDTH), np.float32)
+
+    monkeypatch.setattr(wm, "encode", fake_encode)
+    x, _ = model.inputs(tone(seconds=1.0))
+    assert seen == [window] and x.shape == (13, wm.WIDTH)                # 50 frames / 4, rounded up
+    p = model.predict(tone(seconds=1.0))
+    assert p.shape == (8,) and abs(p.sum() - 1) < 1e-5
+
+
+def test_unknown_frame_kind_is_refused():
+    from emotive.ml.speech_emotion import raw_frames
+
+    with pytest.raises(ValueError, match="unknown frame kind"):
+        raw_frames(tone(), "whisper_short")
