@@ -262,9 +262,9 @@ def test_shipped_model_reads_strong_ravdess_clips(shipped):
 def test_fit_window_is_rounded_up_bounded_and_even():
     from emotive.ml import whisper_model as wm
 
-    assert wm.fit_window(SR // 10) == wm.FIT_MIN == 200                 # 0.1 s -> 2 s
-    assert wm.fit_window(3 * SR) == 400 and wm.fit_window(4 * SR) == 400
-    assert wm.fit_window(4 * SR + 1) == 600 and wm.fit_window(10 * SR) == 1000
+    assert wm.fit_window(SR // 10) == wm.FIT_MIN == 1000                # 0.1 s -> 10 s
+    assert wm.fit_window(3 * SR) == 1000 and wm.fit_window(10 * SR) == 1000
+    assert wm.fit_window(10 * SR + 1) == 1200 and wm.fit_window(11 * SR) == 1200
     assert wm.fit_window(30 * SR) == 3000 == wm.fit_window(29 * SR + 1)
 
 
@@ -273,7 +273,7 @@ def test_whisper_fit_frames_keep_50_per_second():
     from emotive.ml.speech_emotion import raw_frames
 
     rng = np.random.default_rng(0)
-    for seconds in (0.5, 3.0, 4.3, 31.0):
+    for seconds in (0.5, 3.0, 10.3, 31.0):
         audio = (tone(160, seconds) + rng.normal(0, 0.02, int(seconds * SR))).astype(np.float32)
         fit = raw_frames(audio, "whisper_fit")
         assert fit.shape == (int(np.ceil(seconds * wm.FRAME_RATE)), wm.WIDTH) and fit.dtype == np.float32
