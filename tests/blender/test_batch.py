@@ -144,9 +144,38 @@ def test_cli_py_runs_a_batch_too(tmp_path):
     assert (tmp_path / "out" / "a.csv").exists()
 
 
-def test_the_same_jobs_on_a_dask_cluster(tmp_path):
-    import dask
-    from distributed import Client, LocalCluster
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A Dask scheduler and a worker process with 2 single-threaded workers, started as a farm
+    starts them (their own processes and command lines, not forked from this Blender-holding test
+    process, whose sys.path a spawned worker would inherit): -> the scheduler file."""
+    import os
+
+    file = tmp_path / "scheduler.json"
+    # allowed-failures 0: the first worker a job kills reports it (Dask would otherwise retry it)
+    env = {**os.environ, "PYTHONPATH": str(HERE), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(file),
+                                  "--port", "0", "--no-dashboard", "--host", "127.0.0.1"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(file),
+                                "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield file
+    finally:
+        for proc in (workers, scheduler):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_the_same_jobs_on_a_dask_cluster(tmp_path, dask_cluster):
+    from distributed import Client
 
     import crashing_cli
 
@@ -156,17 +185,15 @@ def test_the_same_jobs_on_a_dask_cluster(tmp_path):
                       {"id": "b", "text": "Why did you lie to me?", "outputs": ["b.csv", "b.json"]},
                       {"id": "c", "text": "Hello.", "head": f"{tmp_path / 'none.blend'}:Face", "outputs": ["c.csv"]},
                       {"id": "hang", "text": "Hang now.", "outputs": ["hang.csv"]})
-    # allowed-failures 0: the first worker a job kills reports it (Dask would otherwise retry it)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with Client(scheduler_file=str(dask_cluster), timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
         client.run(crashing_cli.install)
-        proc = emotive("batch", jobs, "--out", tmp_path / "out", "--scheduler", cluster.scheduler_address,
-                       "--timeout", 8)
+        address = client.scheduler.address
+        proc = emotive("batch", jobs, "--out", tmp_path / "out", "--scheduler", address, "--timeout", 8)
     assert proc.returncode == 1, proc.stderr
     status, entries = statuses(tmp_path / "out")
     assert status == {"a": "ok", "crash": "crashed", "b": "ok", "c": "failed", "hang": "timeout"}, proc.stderr
     assert "head file not found" in entries["c"]["error"] and "KilledWorker" in entries["crash"]["error"]
     assert (tmp_path / "out" / "a.glb").read_bytes()[:4] == b"glTF"
     assert json.loads((tmp_path / "out" / "b.json").read_text())["segments"]
-    assert f"on dask {cluster.scheduler_address}" in proc.stderr
+    assert f"on dask {address}" in proc.stderr
