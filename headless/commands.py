@@ -86,7 +86,8 @@ def render_previews(job: Job, scene, head, report: dict, terminal: Terminal) -> 
         if RENDER_SUFFIXES[path.suffix.lower()] == "sheet":
             segments = report["segments"][:24]
             apexes = [(s["start_frame"] + s["end_frame"]) // 2 for s in segments]
-            captions = [caption(i + 1, s["emotion"], s["text"]) for i, s in enumerate(segments)]
+            # the emotion the face shows: a speech row's `emotion` is the voice's class, its face the fused one
+            captions = [caption(i + 1, s.get("fused_emotion", s["emotion"]), s["text"]) for i, s in enumerate(segments)]
             with terminal.quiet_stage(f"rendering {path.name}", total=len(apexes), unit="frame"):
                 render_contact_sheet(scene, apexes, path, engine=job.engine, captions=captions,
                                      on_frame=terminal.advance)
