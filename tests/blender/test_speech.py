@@ -71,9 +71,18 @@ def test_bad_recordings_exit_2_and_write_nothing(tmp_path, content, message):
 def test_voiced_text_speaks_and_lip_syncs(tmp_path):
     out = tmp_path / "voiced.blend"
     proc = emotive("text", "--text", "Bob bought a map.", "--voice", "--out", str(out), "--report",
-                   str(tmp_path / "r.json"))
+                   str(tmp_path / "r.json"), "--render", str(tmp_path / "voiced.mp4"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "voiced.wav").stat().st_size > 10_000
+    # the MP4 carries the voice (AAC) beside the picture, as long as the picture
+    import av
+
+    with av.open(str(tmp_path / "voiced.mp4")) as movie:
+        streams = {st.type: st for st in movie.streams}
+        assert set(streams) == {"video", "audio"}
+        seconds = {k: float(st.duration * st.time_base) for k, st in streams.items()}
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in movie.decode(streams["audio"])])
+    assert abs(seconds["audio"] - seconds["video"]) < 0.1 and np.sqrt(np.mean(samples ** 2)) > 0.01
     report = json.loads((tmp_path / "r.json").read_text())
     assert [w["text"].lower().strip(".") for w in report["words"]] == ["bob", "bought", "a", "map"]
     jaw = keyed_curves(out)['key_blocks["jawOpen"].value']
