@@ -97,17 +97,9 @@ def write_named_take(obj, weights: np.ndarray, names: list[str], *, name: str,
     slot = action.slots.new(id_type='KEY', name=key.name)
     bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
     for column, channel in enumerate(names):
-        values = weights[:, column]
-        kept = reduce_keys(values, tolerance)
         path = f'key_blocks["{bpy.utils.escape_identifier(channel)}"].value'
-        curve = bag.fcurves.new(path, index=0)
-        curve.group = bag.groups.get("Emotive") or bag.groups.new("Emotive")
-        co = np.empty(2 * len(kept), dtype=np.float32)
-        co[0::2] = frame_start + kept
-        co[1::2] = values[kept]
-        curve.keyframe_points.add(len(kept))
-        curve.keyframe_points.foreach_set("co", co)
-        curve.update()  # sorts and computes the (auto-clamped) Bezier handles
+        key_curve(bag, path, 0, weights[:, column], tolerance, frame_start,
+                  bag.groups.get("Emotive") or bag.groups.new("Emotive"))
 
     anim = key.animation_data or key.animation_data_create()
     previous = anim.action
@@ -116,6 +108,21 @@ def write_named_take(obj, weights: np.ndarray, names: list[str], *, name: str,
     anim.action = action
     anim.action_slot = slot
     return action
+
+
+def key_curve(bag, path: str, index: int, values: np.ndarray, tolerance: float, frame_start: int, group):
+    """One new F-curve in channelbag `bag`: `values` (one per frame from frame_start) thinned to
+    the keys needed within `tolerance`, in `group`. -> the F-curve."""
+    kept = reduce_keys(values, tolerance)
+    curve = bag.fcurves.new(path, index=index)
+    curve.group = group
+    co = np.empty(2 * len(kept), dtype=np.float32)
+    co[0::2] = frame_start + kept
+    co[1::2] = values[kept]
+    curve.keyframe_points.add(len(kept))
+    curve.keyframe_points.foreach_set("co", co)
+    curve.update()  # sorts and computes the (auto-clamped) Bezier handles
+    return curve
 
 
 def set_scene_range(scene, frame_start: int, frame_count: int, fps: float | None = None) -> None:
@@ -161,16 +168,7 @@ def write_bone_take(rig, layout: BoneLayout, params, *, name: str, frame_start: 
                 prop = "location"
             path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{prop}'
             for axis in range(values.shape[1]):
-                column = values[:, axis]
-                kept = reduce_keys(column, tolerance[prop])
-                curve = bag.fcurves.new(path, index=axis)
-                curve.group = group
-                co = np.empty(2 * len(kept), dtype=np.float32)
-                co[0::2] = frame_start + kept
-                co[1::2] = column[kept]
-                curve.keyframe_points.add(len(kept))
-                curve.keyframe_points.foreach_set("co", co)
-                curve.update()
+                key_curve(bag, path, axis, values[:, axis], tolerance[prop], frame_start, group)
     anim = rig.animation_data or rig.animation_data_create()
     previous = anim.action
     if previous is not None and not previous.use_fake_user:

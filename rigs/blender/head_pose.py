@@ -15,8 +15,8 @@ import numpy as np
 from bpy_extras import anim_utils
 from mathutils import Matrix
 
-from ...pipeline.keys import reduce_keys
 from ..capture_cleaning import euler_to_matrix
+from .actions import key_curve
 
 TOLERANCE = 2e-4          # radians (about 0.01 degrees) for key thinning
 STILL = 1e-4              # radians: a capture whose head never turns more keys nothing
@@ -61,16 +61,7 @@ def key_head_rotation(obj, head_pose: np.ndarray, *, name: str, frame_start: int
     bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
     group = bag.groups.new("Head")
     for axis in range(values.shape[1]):
-        column = values[:, axis]
-        kept = reduce_keys(column, TOLERANCE)
-        curve = bag.fcurves.new(prop, index=axis)
-        curve.group = group
-        co = np.empty(2 * len(kept), dtype=np.float32)
-        co[0::2] = frame_start + kept
-        co[1::2] = column[kept]
-        curve.keyframe_points.add(len(kept))
-        curve.keyframe_points.foreach_set("co", co)
-        curve.update()
+        key_curve(bag, prop, axis, values[:, axis], TOLERANCE, frame_start, group)
     anim = obj.animation_data or obj.animation_data_create()
     anim.action = action
     anim.action_slot = slot
