@@ -97,13 +97,14 @@ def test_an_unknown_object_in_the_head_file_fails_that_job_only(first_run, tmp_p
 
 
 def test_an_interrupted_batch_resumes(tmp_path):
-    lines = ["Hello there.", "What a lovely day!", "Why did you lie?", "I am so angry.", "That is sad.",
-             "Oh, a surprise!"]
+    # the second job hangs in the first run (crashing_cli), so Ctrl-C surely lands mid-batch however
+    # fast the machine; in the resumed run (the plain CLI) it is an ordinary line
+    lines = ["Hello there.", "Hang now.", "Why did you lie?", "I am so angry.", "That is sad.", "Oh, a surprise!"]
     jobs = write_jobs(tmp_path / "jobs.jsonl",
                       *[{"id": f"j{i}", "text": t, "outputs": [f"j{i}.csv"]} for i, t in enumerate(lines)])
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "emotive", "batch", str(jobs), "--out", str(out), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(HERE / "crashing_cli.py"), "batch", str(jobs), "--out", str(out),
+                             "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list((out / ".emotive-batch").glob("j*.json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
