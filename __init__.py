@@ -10,7 +10,7 @@ _modules = []
 def register():
     from . import operators, panels, preferences, properties
 
-    _modules[:] = [preferences, properties, operators, panels]
+    _modules[:] = [properties, preferences, operators, panels]
     for module in _modules:
         module.register()
 

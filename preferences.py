@@ -1,37 +1,97 @@
-"""Add-on preferences: where user-trained models live (empty = the shipped ones)."""
+"""Add-on preferences: the models in use (shipped or the user's own), the defaults of new takes and
+the cache folder.
+
+They are a view of pipeline/settings.py's JSON file, not values of their own: every property reads
+and writes that file, so what is set here holds for `python -m emotive` and batch jobs too, and what
+`python -m emotive settings --set` writes shows here. The panel's Reading Rate and α sliders take
+their default from here (a scene keeps a value once set in its panel).
+"""
 
 import bpy
+
+from .errors import EmotiveError
+from .pipeline import settings as user_settings
+from .properties import apply_defaults
+
+
+def current() -> user_settings.Settings:
+    """The settings in force; the defaults when the file is unreadable (the preferences say why)."""
+    try:
+        return user_settings.load()
+    except EmotiveError:
+        return user_settings.DEFAULTS
+
+
+def _problem() -> str | None:
+    try:
+        user_settings.load()
+    except EmotiveError as exc:
+        return str(exc)
+    return None
+
+
+def _store(name: str, value) -> None:
+    try:
+        user_settings.update(**{name: value})
+    except EmotiveError as exc:         # an unreadable file: keep it for the user to mend (draw says so)
+        print(f"Emotive: {name} not saved: {exc}")
+        return
+    apply_defaults(current())
+
+
+def _setting(prop, key: str, **options):
+    """A preference stored in the settings file under `key`."""
+    def get(_self):
+        return getattr(current(), key)
+
+    def set(_self, value):
+        _store(key, bpy.path.abspath(value) if options.get("subtype") in ('FILE_PATH', 'DIR_PATH') and value
+               else value)
+
+    return prop(get=get, set=set, **options)
+
+
+def _model(name: str, label: str, command: str):
+    return _setting(bpy.props.StringProperty, f"{name}_model", name=label, subtype='FILE_PATH',
+                    description=f"A .safetensors model trained on your own data with `python -m emotive {command}`; "
+                                "empty uses the model shipped with Emotive")
 
 
 class EmotivePreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
-    text_model_path: bpy.props.StringProperty(
-        name="Text Emotion Model",
-        description="A .safetensors text-emotion model trained on your own lines with "
-                    "`python -m emotive train-text --data DIR` (or `make train-text`); "
-                    "empty uses the model shipped with Emotive",
-        subtype='FILE_PATH',
-    )
-
-    expression_model_path: bpy.props.StringProperty(
-        name="Expression Model",
-        description="A .safetensors expression LSTM trained with `make train-expressions`; "
-                    "empty uses the model shipped with Emotive",
-        subtype='FILE_PATH',
-    )
-
-    voice_model_path: bpy.props.StringProperty(
-        name="Voice Emotion Model",
-        description="A .safetensors voice emotion model trained on your own labelled audio with "
-                    "`python -m emotive train-speech --data DIR`; empty uses the model shipped with Emotive",
-        subtype='FILE_PATH',
-    )
+    text_model_path: _model("text", "Text Emotion Model", "train-text --data DIR")
+    expression_model_path: _model("expression", "Expression Model", "train-expressions")
+    voice_model_path: _model("voice", "Voice Emotion Model", "train-speech --data DIR")
+    fps: _setting(bpy.props.FloatProperty, "fps", name="Frame Rate", min=1.0, max=240.0, precision=3,
+                  description="Frame rate of command-line and batch takes (in Blender, takes follow the "
+                              "scene's frame rate)")
+    wpm: _setting(bpy.props.FloatProperty, "wpm", name="Reading Rate", min=40.0, max=400.0,
+                  description="Default words per minute that time text without a recording")
+    alpha_mouth: _setting(bpy.props.FloatProperty, "alpha_mouth", name="Emotion on Mouth", min=0.0, max=2.0,
+                          subtype='FACTOR', description="Default α1: how much of the emotion the talking mouth takes")
+    alpha_face: _setting(bpy.props.FloatProperty, "alpha_face", name="Emotion on Face", min=0.0, max=2.0,
+                         subtype='FACTOR', description="Default α2: how much of the emotion brows, eyes and cheeks take")
+    cache_dir: _setting(bpy.props.StringProperty, "cache_dir", name="Cache Folder", subtype='DIR_PATH',
+                        description="Where Emotive keeps tracked video landmarks, spoken lines of unsaved files "
+                                    "and compiled code; empty uses your system's cache folder")
 
     def draw(self, context):
-        self.layout.prop(self, "text_model_path")
-        self.layout.prop(self, "expression_model_path")
-        self.layout.prop(self, "voice_model_path")
+        layout = self.layout
+        problem = _problem()
+        if problem:
+            box = layout.box()
+            box.alert = True
+            box.label(text=problem, icon='ERROR')
+            box.label(text="Mend or delete the file; until then the defaults apply.")
+        models = layout.column(heading="Models")
+        for name in ("text_model_path", "expression_model_path", "voice_model_path"):
+            models.prop(self, name)
+        defaults = layout.column(heading="Defaults")
+        for name in ("fps", "wpm", "alpha_mouth", "alpha_face"):
+            defaults.prop(self, name)
+        layout.prop(self, "cache_dir")
+        layout.label(text=f"Saved in {user_settings.settings_path()} (read by python -m emotive too)", icon='INFO')
 
 
 def addon_preferences(context):
@@ -39,26 +99,31 @@ def addon_preferences(context):
     return addon.preferences if addon else None
 
 
-def _path(context, name: str) -> str | None:
-    prefs = addon_preferences(context)
-    path = getattr(prefs, name) if prefs else ""
+def _path(kind: str) -> str | None:
+    path = current().model(kind)
     return bpy.path.abspath(path) if path else None
 
 
-def text_model_path(context) -> str | None:
-    return _path(context, "text_model_path")
+def text_model_path(_context=None) -> str | None:
+    return _path("text")
 
 
-def expression_model_path(context) -> str | None:
-    return _path(context, "expression_model_path")
+def expression_model_path(_context=None) -> str | None:
+    return _path("expression")
 
 
-def voice_model_path(context) -> str | None:
-    return _path(context, "voice_model_path")
+def voice_model_path(_context=None) -> str | None:
+    return _path("voice")
+
+
+def cache(*parts: str) -> str:
+    return str(current().cache(*parts))
 
 
 def register():
     bpy.utils.register_class(EmotivePreferences)
+    apply_defaults(current())                 # properties registers first (__init__)
+    user_settings.use_cache_folder(current())
 
 
 def unregister():

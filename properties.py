@@ -5,11 +5,44 @@ Results live in the scene (not in Python globals) so they are saved with the fil
 
 import bpy
 
+from .pipeline.settings import DEFAULTS
 from .rigs.targets import KINDS
 
 
 def _is_mesh_with_keys(_self, obj):
     return obj.type == 'MESH'
+
+
+# Panel settings whose default is a preference (pipeline/settings.py): each is remade with the
+# preference's value as its default when that changes. A scene that never set one shows the new
+# default; one set in the panel keeps its value (Backspace over it returns to the preference).
+def _wpm(default):
+    return bpy.props.FloatProperty(name="Reading Rate", default=default, min=40.0, max=400.0, subtype='NONE',
+                                   description="Words per minute used to time the sentences "
+                                               "(default: the add-on's preferences)")
+
+
+def _alpha_mouth(default):
+    return bpy.props.FloatProperty(
+        name="Emotion on Mouth", default=default, min=0.0, max=2.0, subtype='FACTOR',
+        description="α1: how much of the emotion the talking mouth takes (low keeps speech readable)")
+
+
+def _alpha_face(default):
+    return bpy.props.FloatProperty(name="Emotion on Face", default=default, min=0.0, max=2.0, subtype='FACTOR',
+                                   description="α2: how much of the emotion brows, eyes and cheeks take")
+
+
+PREFERRED = {"wpm": _wpm, "alpha_mouth": _alpha_mouth, "alpha_face": _alpha_face}
+
+
+def apply_defaults(settings) -> None:
+    """Give the panel's settings the preferences' defaults (preferences.py calls this on register
+    and whenever one changes)."""
+    for name, make in PREFERRED.items():
+        value = getattr(settings, name)
+        if EmotiveSettings.bl_rna.properties[name].default != value:
+            setattr(EmotiveSettings, name, make(value))
 
 
 class EmotiveSegmentResult(bpy.types.PropertyGroup):
@@ -31,9 +64,7 @@ class EmotiveSettings(bpy.types.PropertyGroup):
                ('BLOCK', "Text Block", "Animate a Text datablock (multi-line)")])
     text_line: bpy.props.StringProperty(name="Text", description="Line of dialogue to animate")
     text_block: bpy.props.PointerProperty(name="Text Block", type=bpy.types.Text)
-    wpm: bpy.props.FloatProperty(
-        name="Reading Rate", default=160.0, min=40.0, max=400.0, subtype='NONE',
-        description="Words per minute used to time the sentences")
+    wpm: _wpm(DEFAULTS.wpm)
     intensity: bpy.props.FloatProperty(
         name="Intensity", default=1.0, min=0.0, max=2.0, subtype='FACTOR',
         description="Scales the strength of every expression")
@@ -62,12 +93,8 @@ class EmotiveSettings(bpy.types.PropertyGroup):
     sound_strip: bpy.props.StringProperty(name="Sound Strip", description="The sequencer's sound strip to animate")
     transcript: bpy.props.StringProperty(
         name="Transcript", description="What is said, aligned to the audio; empty recognises the words")
-    alpha_mouth: bpy.props.FloatProperty(
-        name="Emotion on Mouth", default=0.3, min=0.0, max=2.0, subtype='FACTOR',
-        description="α1: how much of the emotion the talking mouth takes (low keeps speech readable)")
-    alpha_face: bpy.props.FloatProperty(
-        name="Emotion on Face", default=1.0, min=0.0, max=2.0, subtype='FACTOR',
-        description="α2: how much of the emotion brows, eyes and cheeks take")
+    alpha_mouth: _alpha_mouth(DEFAULTS.alpha_mouth)
+    alpha_face: _alpha_face(DEFAULTS.alpha_face)
 
     results: bpy.props.CollectionProperty(type=EmotiveSegmentResult)
     results_index: bpy.props.IntProperty()

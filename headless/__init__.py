@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import EmotiveError
 from ..rigs.targets import KINDS
-from .inputs import INPUTS
+from .inputs import FROM_SETTINGS, INPUTS, setting
 from .jobs import ENGINES, Job, check_job
 
 
@@ -34,7 +34,8 @@ def _job_arguments(parser) -> None:
     parser.add_argument("--head", default="default",
                         help="'default' for the built-in head, 'rigged' for it on MakeHuman's Rigify face "
                              "rig (keys the rig's bones), or FILE.blend:OBJECT for your own mesh")
-    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--fps", type=float, default=setting("fps"),
+                        help="frame rate of the take" + FROM_SETTINGS)
     parser.add_argument("--seed", type=int, default=0, help="seed of blinks and idle motion")
     parser.add_argument("--target", choices=tuple(KINDS),
                         help="what is keyed: " + "; ".join(f"{k}: {t.label}" for k, t in KINDS.items())
@@ -83,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(kind.name, help=kind.help)
         kind.add_arguments(sub)
         _job_arguments(sub)
+    from . import settings_command
     from .batch import add_arguments
+
+    settings_command.add_arguments(commands.add_parser(   # listed for --help; main() runs it apart
+        "settings", help="show or change the defaults shared with the add-on's preferences (models, fps, "
+                         "reading rate, α1/α2, cache folder)"))
 
     add_arguments(commands.add_parser("batch", help="run the jobs of a job file (JSON Lines or CSV) in worker "
                                                     "processes or on a Dask cluster; re-runs skip finished jobs"),
@@ -123,13 +129,28 @@ def job_from_args(args) -> Job:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["settings"]:
+        from .settings_command import main as settings_main
+
+        return settings_main(argv[1:])
+    try:
+        from ..pipeline.settings import load, use_cache_folder
+
+        use_cache_folder(load())
+    except EmotiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if argv[:1] and argv[0] in TRAINERS:  # a training script owns its own arguments
         import importlib
 
         train = importlib.import_module(f"..ml.{TRAINERS[argv[0]]}", __package__).main
         result = train(argv[1:])  # exits 2 with a message on bad data, before any training
         return result if isinstance(result, int) else 0
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)  # option defaults come from the settings file
+    except EmotiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "train-text":
         return train_text(args)
     if args.command in ("batch", "job"):

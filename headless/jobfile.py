@@ -135,6 +135,20 @@ def _outputs(raw, out_dir: Path, where: str) -> list[Path]:
     return outputs
 
 
+def _settings_argv(options: _Options, spec: dict) -> list[str]:
+    """The user's settings (inputs.SETTING_DEFAULTS) the spec does not override, as flags: a job then
+    means the same on every worker (a Dask worker on another machine reads no settings file of
+    this one), and a changed setting changes the job's digest, so a re-run redoes it."""
+    from .inputs import SETTING_DEFAULTS, setting
+
+    argv = []
+    for dest in SETTING_DEFAULTS:
+        value = setting(dest)
+        if dest in options.flags and dest not in spec and value is not None:
+            argv += [options.flags[dest][0], str(value)]
+    return argv
+
+
 def spec_to_job(raw: dict, out_dir: Path, base: Path, where: str, parser=None) -> JobSpec:
     """One spec -> its JobSpec; JobFileError naming `where` for what the job format itself forbids.
     (The options' values are checked later by the CLI's own parser and checks: check_specs.)"""
@@ -184,6 +198,7 @@ def spec_to_job(raw: dict, out_dir: Path, base: Path, where: str, parser=None) -
             value = _blend_object(value, base)
         argv += [option, value]
 
+    argv += _settings_argv(options, spec)
     by_suffix = {p.suffix.lower(): p for p in outputs}
     blend = by_suffix.get(".blend")
     # Without a .blend the job still needs --out (and --voice writes its .wav beside it): a scratch

@@ -1,13 +1,12 @@
 """*Animate from Text*: the text source (pipeline/text.py) as a TakeOperator."""
 
 import hashlib
-import tempfile
 from pathlib import Path
 
 import bpy
 
 from ..errors import EmotiveError
-from ..preferences import expression_model_path, text_model_path, voice_model_path
+from ..preferences import cache, expression_model_path, text_model_path, voice_model_path
 from .take import TakeOperator
 
 # Shorter texts run at once; longer ones run modal with a progress bar and Esc to cancel.
@@ -56,8 +55,8 @@ class EMOTIVE_OT_animate_text(TakeOperator, bpy.types.Operator):
 
 def voice_file(text: str) -> str:
     """Where a spoken line is written: beside the saved .blend (so the sound strip's file travels
-    with it), or in the system's temporary folder for an unsaved file."""
-    folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path(tempfile.gettempdir()) / "emotive"
+    with it), or in the cache folder of the preferences for an unsaved file."""
+    folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path(cache("voices"))
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
     return str(folder / f"emotive_voice_{digest}.wav")

@@ -11,6 +11,7 @@ from .take import TakeOperator
 
 _FORMATS = [('AUTO', "Detect", "Tell the format from the file's content")] + [
     (r.NAME.upper(), r.NAME.capitalize(), r.LABEL) for r in READERS]
+ALPHAS = ("alpha_mouth", "alpha_face")    # unset: the panel's (scene) values
 
 
 class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
@@ -40,9 +41,11 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
         description="Migrate the performance toward this line's emotions where they differ from the captured "
                     "ones (empty: keep the captured expressions)")
     alpha_mouth: bpy.props.FloatProperty(name="Mouth", default=0.3, min=0.0, max=2.0,
-                                         description="How much of the wanted expression the mouth takes")
+                                         description="How much of the wanted expression the mouth takes "
+                                                     "(default: the panel's Emotion on Mouth)")
     alpha_face: bpy.props.FloatProperty(name="Rest of Face", default=1.0, min=0.0, max=2.0,
-                                        description="How much of the wanted expression the rest of the face takes")
+                                        description="How much of the wanted expression the rest of the face "
+                                                    "takes (default: the panel's Emotion on Face)")
 
     def motion(self, context) -> str:
         return "landmark"  # a capture carries landmark motion for every target
@@ -53,11 +56,13 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
             path = path.parent
         gains = {r: getattr(self, r) for r in ("upper", "middle", "lower") if getattr(self, r) != 1.0}
         render = context.scene.render
+        alpha_mouth, alpha_face = (getattr(self, name) if self.properties.is_property_set(name)
+                                   else getattr(context.scene.emotive, name) for name in ALPHAS)
         return path.stem or path.name, (str(path),), dict(
             format=None if self.capture_format == 'AUTO' else self.capture_format.lower(),
             fps=render.fps / render.fps_base, smoothing=self.smoothing, min_confidence=self.min_confidence,
             region_gains=gains or None, emotion_text=self.emotion_text.strip() or None,
-            alpha_mouth=self.alpha_mouth, alpha_face=self.alpha_face, keep_landmarks=target.needs_landmarks)
+            alpha_mouth=alpha_mouth, alpha_face=alpha_face, keep_landmarks=target.needs_landmarks)
 
     def execute(self, context):
         if bpy.app.background or context.window is None:
@@ -76,4 +81,7 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
         if reason:
             self.report({'ERROR'}, reason)
             return {'CANCELLED'}
+        for name in ALPHAS:        # start from the panel's sliders (their defaults: the preferences)
+            if not self.properties.is_property_set(name):
+                setattr(self, name, getattr(context.scene.emotive, name))
         return ImportHelper.invoke(self, context, event)  # the file browser, then execute()

@@ -57,9 +57,11 @@ def test_a_csv_job_file_works_the_same(tmp_path):
                     "b,Why?,b.csv|b.json,,,120\n", encoding="utf-8")
     a, b = read_job_file(path, tmp_path / "out")
     assert [p.name for p in a.outputs] == ["a.glb", "a.csv"] and [p.name for p in b.outputs] == ["b.csv", "b.json"]
-    assert a.argv[:3] == ["text", "--text", "Hi, you!"] and "--voice" not in a.argv and "--wpm" not in a.argv
+    assert a.argv[:3] == ["text", "--text", "Hi, you!"] and "--voice" not in a.argv
+    assert a.argv.count("--wpm") == 1 and a.argv.count("--fps") == 1     # an empty cell: the setting's value
     assert (a.where, b.where) == (f"{path}:2", f"{path}:4")   # the blank line is counted
     assert build_job(b).inputs["wpm"] == 120.0 and build_job(a).inputs["fps"] == 24.0
+    assert build_job(a).inputs["wpm"] == 160.0
 
 
 @pytest.mark.parametrize("line, message", [
