@@ -82,6 +82,9 @@ class TextInput:
         return text, options
 
 
+AUDIO = "audio"         # --emotion-from audio: the emotions heard in the video's own sound
+
+
 class CaptureInput:
     name = "capture"
     help = "transfer a face capture (OpenPose, MediaPipe, Live Link Face, OpenFace) onto a face"
@@ -100,9 +103,10 @@ class CaptureInput:
         parser.add_argument("--neutral-frame", type=int,
                             help="a frame of the take (at --fps, from 0) where the performer rests "
                                  "(default: the take's median face)")
-        parser.add_argument("--emotion-from", metavar="TEXT",
+        parser.add_argument("--emotion-from", metavar="TEXT|audio",
                             help="migrate the performance toward this line's emotions where they differ from "
-                                 "the captured ones (the mouth keeps its articulation)")
+                                 "the captured ones (the mouth keeps its articulation); 'audio': toward the "
+                                 "emotions heard in the video's own sound (words and voice, as `speech` hears them)")
         parser.add_argument("--alpha-mouth", type=float, default=setting("alpha_mouth"),
                             help="how much of the wanted expression the mouth takes, 0-2 (with --emotion-from)"
                                  + FROM_SETTINGS)
@@ -123,15 +127,24 @@ class CaptureInput:
 
         gains = {r: getattr(args, r) for r in ("upper", "middle", "lower") if getattr(args, r) != 1.0}
         path = check_options(args.capture, args.smoothing, args.min_confidence, args.fps, gains)
+        from_audio = args.emotion_from == AUDIO
         if args.emotion_from is not None:
             from ..pipeline.attention import check_alphas
             from ..pipeline.text import check_text
 
-            check_text(args.emotion_from)
+            if from_audio:
+                from ..pipeline.audio import is_container, sound_seconds
+
+                if not (is_container(path) and sound_seconds(path)):
+                    raise EmotiveError(f"--emotion-from audio: '{path}' has no sound track (only a video's "
+                                       "sound can be heard); give a line of text instead")
+            else:
+                check_text(args.emotion_from)
             check_alphas(args.alpha_mouth, args.alpha_face)
         return path.stem, dict(path=str(path), format=args.format, fps=args.fps, smoothing=args.smoothing,
                                min_confidence=args.min_confidence, neutral_frame=args.neutral_frame,
-                               region_gains=gains or None, emotion_text=args.emotion_from,
+                               region_gains=gains or None, emotion_from_audio=from_audio,
+                               emotion_text=None if from_audio else args.emotion_from,
                                alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face,
                                save_dataset=_dataset_path(args), dataset_label=args.dataset_label)
 

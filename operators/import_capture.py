@@ -40,6 +40,10 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
         name="Emotion From", default="",
         description="Migrate the performance toward this line's emotions where they differ from the captured "
                     "ones (empty: keep the captured expressions)")
+    emotion_from_sound: bpy.props.BoolProperty(
+        name="Emotion From Its Sound", default=False,
+        description="Migrate the performance toward the emotions heard in the video's own sound track (its "
+                    "words and voice, as Animate from Speech hears them); the sound plays in the sequencer either way")
     alpha_mouth: bpy.props.FloatProperty(name="Mouth", default=0.3, min=0.0, max=2.0,
                                          description="How much of the wanted expression the mouth takes "
                                                      "(default: the panel's Emotion on Mouth)")
@@ -62,6 +66,7 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
             format=None if self.capture_format == 'AUTO' else self.capture_format.lower(),
             fps=render.fps / render.fps_base, smoothing=self.smoothing, min_confidence=self.min_confidence,
             region_gains=gains or None, emotion_text=self.emotion_text.strip() or None,
+            emotion_from_audio=self.emotion_from_sound,
             alpha_mouth=alpha_mouth, alpha_face=alpha_face, keep_landmarks=target.needs_landmarks)
 
     def execute(self, context):

@@ -3,7 +3,9 @@
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3 at any rate and channel count;
 soxr, the resampler librosa uses, converts in a stream, so a long recording is read block by block
 and the memory held is the 16 kHz result (about 4 MB a minute) plus one block. Bad files fail here,
-before any model is loaded, with the file named.
+before any model is loaded, with the file named. A video's sound track (MP4, MOV, AVI, WebM, MKV:
+a face capture's own recording) is decoded and resampled by PyAV (FFmpeg), which faster-whisper
+brings along.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ MAX_SECONDS = 2 * 60 * 60      # a safety valve far above a scene's dialogue
 BLOCK_SECONDS = 30             # read and resampled this much at a time
 SILENCE_DBFS = -50.0           # a file whose loudest 100 ms stays below this is silent
 TELEPHONE_RATE = 11_025        # at or below: narrow-band audio, recognition suffers
+CONTAINERS = (".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv")   # read with PyAV: their first sound track
 
 
 @dataclass
@@ -48,28 +51,109 @@ def _open(path: Path):
         raise EmotiveError(f"cannot read '{path}' as audio: {exc}") from exc
 
 
+def is_container(path) -> bool:
+    return Path(path).suffix.lower() in CONTAINERS
+
+
+def _open_container(path: Path):
+    """(PyAV container, its first audio stream); EmotiveError naming the file otherwise."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise EmotiveError(f"cannot read '{path}' as a video file: {exc}") from exc
+    if not container.streams.audio:
+        container.close()
+        raise EmotiveError(f"'{path}' has no sound track")
+    return container, container.streams.audio[0]
+
+
+def _container_seconds(container, stream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return (container.duration or 0) / 1_000_000
+
+
+def sound_seconds(path) -> float:
+    """How long a video's sound track says it lasts; 0 when it has none (or it says nothing)."""
+    try:
+        container, stream = _open_container(Path(path))
+    except EmotiveError:
+        return 0.0
+    with container:
+        return _container_seconds(container, stream)
+
+
 def check_audio_file(path) -> Path:
-    """The path of a readable, non-empty audio file of sane length; EmotiveError otherwise."""
+    """The path of a readable, non-empty audio file (or video with sound) of sane length;
+    EmotiveError otherwise."""
     path = Path(path).expanduser()
     if not path.exists():
         raise EmotiveError(f"audio file not found: '{path}'")
     if path.is_dir():
         raise EmotiveError(f"'{path}' is a folder, not an audio file")
-    with _open(path) as f:
-        frames, rate = f.frames, f.samplerate
-    if frames <= 0:
+    if is_container(path):
+        container, stream = _open_container(path)
+        with container:
+            seconds = _container_seconds(container, stream)
+    else:
+        with _open(path) as f:
+            seconds = f.frames / f.samplerate if f.frames > 0 else 0.0
+    if seconds <= 0 and not is_container(path):      # a video may not state its length: read to see
         raise EmotiveError(f"'{path}' holds no audio")
-    if frames / rate > MAX_SECONDS:
-        raise EmotiveError(f"'{path}' lasts {frames / rate / 3600:.1f} h; Emotive animates at most "
+    if seconds > MAX_SECONDS:
+        raise EmotiveError(f"'{path}' lasts {seconds / 3600:.1f} h; Emotive animates at most "
                            f"{MAX_SECONDS // 3600} h of speech at once: cut it into scenes")
     return path
 
 
 def iter_load(path):
     """Yield fractions while reading; return the Audio (16 kHz mono float32)."""
+    path = check_audio_file(path)
+    read = _iter_decode if is_container(path) else _iter_read
+    samples, rate, channels = yield from read(path)
+    if not len(samples):
+        raise EmotiveError(f"'{path}' holds no audio")
+    audio = Audio(samples=samples, path=str(path.resolve()), source_rate=rate, channels=channels)
+    audio.warnings.extend(_quality_warnings(audio, path))
+    return audio
+
+
+def _iter_decode(path: Path):
+    """A video's first sound track through PyAV: decoded, mixed to mono and resampled by FFmpeg.
+    Yields fractions every BLOCK_SECONDS of sound; returns (samples, source rate, channels)."""
+    import av
+
+    container, stream = _open_container(path)
+    rate, channels = int(stream.rate or 0), int(stream.channels or 0)
+    total = max(_container_seconds(container, stream), 1e-9)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+    parts, decoded, told = [], 0, 0.0
+    with container:
+        try:
+            for frame in container.decode(stream):
+                parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+                decoded = frame.time or decoded
+                if decoded - told >= BLOCK_SECONDS:
+                    told = decoded
+                    yield min(1.0, decoded / total)
+            parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+        except av.FFmpegError as exc:
+            raise EmotiveError(f"'{path}': the sound track is damaged after {decoded:.1f} s: {exc}") from exc
+    yield 1.0
+    samples = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    if not np.all(np.isfinite(samples)):
+        bad = int(np.flatnonzero(~np.isfinite(samples))[0])
+        raise EmotiveError(f"'{path}' holds NaN or infinite samples (first at {bad / RATE:.3f} s)")
+    return samples, rate, channels
+
+
+def _iter_read(path: Path):
+    """A sound file through soundfile, resampled by soxr block by block. Yields fractions;
+    returns (samples, source rate, channels)."""
     import soxr
 
-    path = check_audio_file(path)
     with _open(path) as f:
         rate, channels, total = f.samplerate, f.channels, f.frames
         stream = None if rate == RATE else soxr.ResampleStream(rate, RATE, 1, dtype="float32", quality="HQ")
@@ -94,11 +178,7 @@ def iter_load(path):
             if last or not len(data):
                 break
     samples = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
-    if not len(samples):
-        raise EmotiveError(f"'{path}' holds no audio")
-    audio = Audio(samples=samples, path=str(path.resolve()), source_rate=rate, channels=channels)
-    audio.warnings.extend(_quality_warnings(audio, path))
-    return audio
+    return samples, rate, channels
 
 
 def load(path) -> Audio:

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import EmotiveError
 from ..rigs.arkit import ARKIT_NAMES
 from ..rigs.landmarks import REGIONS, region_indices
+from . import audio as audio_io
 from .take import Take, TakeSegment
 
 NAME = "capture"
@@ -65,7 +66,7 @@ def _solver():
 def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
               min_confidence: float = 0.3, neutral_frame: int | None = None,
               region_gains: dict | None = None, emotion_text: str | None = None,
-              alpha_mouth: float = 0.3, alpha_face: float = 1.0, save_dataset: str | None = None,
+              emotion_from_audio: bool = False, alpha_mouth: float = 0.3, alpha_face: float = 1.0, save_dataset: str | None = None,
               dataset_label: str | None = None, keep_landmarks: bool = True, **_ignored):
     """Yield (fraction, message) while working; return the Take.
 
@@ -74,7 +75,8 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     `fps`, counted from 0) where the performer rests (the take's median face when None; a
     recording of blendshape scores only has its neutral in the scores already); region_gains: {"upper"|"middle"|"lower": gain} to
     exaggerate (> 1) or damp (< 1) part of the face; emotion_text: migrate the performance toward
-    this text's emotions (pipeline/migration.py), alpha_mouth / alpha_face its blend weights;
+    this text's emotions (pipeline/migration.py), emotion_from_audio: toward the emotions the
+    speech path hears in the video's own sound track, alpha_mouth / alpha_face their blend weights;
     save_dataset: also write the take's windows as expression-LSTM training data (an .npz,
     pipeline/capture_dataset.py), labelled by the classifier or with dataset_label."""
     from ..rigs import capture_cleaning, formats
@@ -85,12 +87,20 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         from .capture_dataset import check_dataset_options
 
         check_dataset_options(save_dataset, dataset_label)
-    if emotion_text is not None:
+    if emotion_text is not None or emotion_from_audio:
         from .attention import check_alphas
+
+        check_alphas(alpha_mouth, alpha_face)
+    if emotion_text is not None:
         from .text import check_text
 
+        if emotion_from_audio:
+            raise EmotiveError("the emotion comes from a text or from the video's sound, not both")
         check_text(emotion_text)
-        check_alphas(alpha_mouth, alpha_face)
+    sound = audio_io.sound_seconds(path) if audio_io.is_container(path) else 0.0
+    if emotion_from_audio and not sound:
+        raise EmotiveError(f"'{path}' has no sound track to hear the emotion in: the emotion can come from "
+                           "the sound of a video (MP4, MOV, AVI, WebM, MKV) only; give a text instead")
     yield 0.0, f"reading {path.name}"
     track = formats.read(path, format=format)  # FormatError names the file and frame
     yield 0.3, "cleaning the capture"
@@ -130,11 +140,14 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     except (FileNotFoundError, ValueError) as e:   # a missing or broken model file: keep the take
         segments = windows(n, float(clean.fps), path.name)
         warnings.append(f"expressions not classified: {e}")
-    if emotion_text is not None:
+    if emotion_text is not None or emotion_from_audio:
         from .migration import migration
 
+        wanted = emotion_text
+        if emotion_from_audio:
+            wanted = yield from _iter_hear_timeline(path, warnings)
         yield 0.95, "migrating the expressions"
-        delta, wanted = migration(segments, emotion_text, n, float(clean.fps),
+        delta, wanted = migration(segments, wanted, n, float(clean.fps),
                                   alpha_mouth=alpha_mouth, alpha_face=alpha_face)
         arkit = np.clip(arkit + _solver().solve(delta), 0.0, 1.0).astype(np.float32)
         motion = motion + delta
@@ -142,7 +155,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
             landmarks = landmarks + delta
         captured = ", ".join(sorted({s.emotion for s in segments}))
         segments = classify_windows(motion, float(clean.fps), path.name, neutral_frame=neutral_frame)
-        warnings.append(f"migrated from {captured} toward the text's "
+        warnings.append(f"migrated from {captured} toward the {'sound' if emotion_from_audio else 'text'}'s "
                         f"{', '.join(s.emotion for s in wanted.segments)} (mouth {alpha_mouth:g}, face {alpha_face:g})")
     head = None
     if clean.head_matrix is not None:
@@ -151,7 +164,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         head = (clean.head_rotation - np.median(clean.head_rotation, axis=0)).astype(np.float32)
     take = Take(fps=float(clean.fps), n_frames=n, arkit=arkit,
                 landmarks=landmarks if keep_landmarks else None, head_pose=head,
-                segments=segments,
+                segments=segments, audio=str(path) if sound else None,   # the sound lands in the sequencer
                 warnings=warnings, source=NAME, synthetic_life=False)
     if save_dataset is not None:
         from .capture_dataset import save_dataset as write_dataset
@@ -160,6 +173,24 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         take.warnings.append(f"saved {count} window(s) as training data: {written}")
     yield 1.0, "capture read"
     return take
+
+
+def _iter_hear_timeline(path: Path, warnings: list[str]):
+    """Yield progress; return the emotion timeline the speech path hears in a video's sound
+    (recognised words fused with the voice, per utterance), on the capture's clock."""
+    from .speech import iter_hear
+
+    yield 0.9, "reading the sound"
+    audio = audio_io.load(path)
+    steps = iter_hear(audio, None)
+    try:
+        while True:
+            fraction, message = next(steps)
+            yield 0.9 + 0.05 * fraction, message
+    except StopIteration as done:
+        heard = done.value
+    warnings += [f"sound: {w}" for w in heard.warnings]
+    return heard.timeline(audio.duration)
 
 
 def windows(n_frames: int, fps: float, name: str, edges=None) -> list[TakeSegment]:

@@ -1,7 +1,7 @@
 """Expression migration: a capture's performance moved toward another emotion timeline (bpy-free).
 
 GANemotion's expression attention: where the emotion a performer shows differs from the one the
-scene wants (from a line of text here; from the recording's own speech once that path exists),
+scene wants (from a line of text, or from the recording's own speech: a video's sound track),
 the wanted expression is added to the captured motion with weight α1 on the mouth and α2 on the
 rest of the face, so the articulation of a talking mouth survives while brows, eyes and cheeks
 take the new emotion. Stretches where the two already agree are left as captured. The wanted
@@ -11,7 +11,6 @@ expression is the text path's own calibrated landmark performance, laid over the
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -22,11 +21,9 @@ from .attention import ALPHA_FACE, ALPHA_MOUTH, attention, check_alphas
 GATE_S = 0.3                   # s over which migration fades in and out between stretches
 
 
-def wanted_motion(text: str, n_frames: int, fps: float, *, seed: int = 0, model_path=None):
+def text_timeline(text: str, n_frames: int, fps: float, *, model_path=None):
     """The text's emotion timeline stretched over the capture (its sentences share the take's
-    time in proportion to their length) and its calibrated landmark performance:
-    -> (timeline, (n_frames, 70, 3) landmark offsets on the default head, no blinks)."""
-    from .landmark_performance import landmark_performance
+    time in proportion to their length)."""
     from .models import load_classifier
     from .text import check_text
     from .timeline import build_timeline
@@ -34,12 +31,19 @@ def wanted_motion(text: str, n_frames: int, fps: float, *, seed: int = 0, model_
     timeline = build_timeline(check_text(text), load_classifier(model_path))
     duration = (n_frames - 1) / fps
     scale = duration / max(float(timeline.duration), 1e-9)
-    timeline = dataclasses.replace(timeline, duration=duration, segments=[
+    return dataclasses.replace(timeline, duration=duration, segments=[
         dataclasses.replace(s, start=s.start * scale, end=s.end * scale) for s in timeline.segments])
+
+
+def wanted_motion(timeline, n_frames: int, fps: float, *, seed: int = 0):
+    """The timeline's calibrated landmark performance over the capture:
+    (n_frames, 70, 3) landmark offsets on the default head, no blinks."""
+    from .landmark_performance import landmark_performance
+
     motion = landmark_performance(timeline, fps=fps, seed=seed, keep_landmarks=True).landmarks
     out = np.zeros((n_frames, N_CANONICAL, 3), dtype=np.float32)
     out[:min(n_frames, len(motion))] = motion[:n_frames]
-    return timeline, out
+    return out
 
 
 def gate(captured_segments, timeline, n_frames: int, fps: float) -> np.ndarray:
@@ -59,10 +63,13 @@ def gate(captured_segments, timeline, n_frames: int, fps: float) -> np.ndarray:
     return np.convolve(np.pad(g, (width // 2, width - 1 - width // 2), mode="edge"), kernel, "valid").astype(np.float32)
 
 
-def migration(captured_segments, text: str, n_frames: int, fps: float, *, alpha_mouth: float = ALPHA_MOUTH,
+def migration(captured_segments, wanted, n_frames: int, fps: float, *, alpha_mouth: float = ALPHA_MOUTH,
               alpha_face: float = ALPHA_FACE, seed: int = 0, model_path=None):
-    """-> ((n_frames, 70, 3) landmark offsets to add to the capture, the wanted timeline)."""
+    """-> ((n_frames, 70, 3) landmark offsets to add to the capture, the wanted timeline).
+    wanted: a line of text (its emotions spread over the take), or an EmotionTimeline on the
+    capture's clock (the speech path's, from the capture's own sound)."""
     check_alphas(alpha_mouth, alpha_face)
-    timeline, wanted = wanted_motion(text, n_frames, fps, seed=seed, model_path=model_path)
+    timeline = text_timeline(wanted, n_frames, fps, model_path=model_path) if isinstance(wanted, str) else wanted
+    motion = wanted_motion(timeline, n_frames, fps, seed=seed)
     weight = gate(captured_segments, timeline, n_frames, fps)[:, None, None] * attention(alpha_mouth, alpha_face)[None, :, None]
-    return (wanted * weight).astype(np.float32), timeline
+    return (motion * weight).astype(np.float32), timeline

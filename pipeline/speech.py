@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -200,6 +201,52 @@ def iter_recognise(audio: audio_io.Audio, transcript: str | None):
         raise EmotiveError(f"'{audio.path}': {exc}") from exc
 
 
+@dataclass
+class Heard:
+    """What the speech path hears in a recording: the aligned words and phones (fitted to its
+    pauses), and per utterance the (timeline Segment, TakeSegment) of its fused emotion."""
+    alignment: object
+    words: list
+    phones: list
+    segments: list
+    warnings: list[str]
+
+    def timeline(self, duration: float) -> EmotionTimeline:
+        return EmotionTimeline(segments=[s for s, _ in self.segments], duration=duration)
+
+
+def iter_hear(audio: audio_io.Audio, transcript: str | None, voice_model_path=None, text_model_path=None):
+    """Yield (fraction, message); return Heard. Recognition (or alignment of a transcript), the
+    recording's pauses, utterances, and the voice's emotion fused with the words'."""
+    warnings = list(audio.warnings)
+    silent = audio_io.is_silent(audio)
+    if silent:
+        from ..ml.asr import Alignment
+
+        alignment = Alignment(words=[], phones=[], transcript="", source="recognised")
+    else:
+        steps = iter_recognise(audio, transcript)
+        message = "aligning the transcript" if transcript is not None else "recognising the words"
+        try:
+            while True:
+                yield 0.75 * next(steps), message
+        except StopIteration as done:
+            alignment = done.value
+    warnings += alignment.warnings
+    # the recording's own pauses: utterances end there and the mouth rests there
+    quiet = audio_io.pauses(audio.samples, PAUSE_GATE_S)
+    words = fit_to_pauses(alignment.words, quiet)
+    phones = fit_to_pauses(alignment.phones, quiet, lambda a, b: type(alignment.phones[0])("SIL", a, b)) \
+        if alignment.phones else []
+    utterances = group_utterances(words)
+    if not utterances and not silent:
+        warnings.append(f"no speech was recognised in '{Path(audio.path).name}' (music or noise?): "
+                        "the face stays at rest")
+    yield 0.75, "hearing the emotion"
+    segments = _classify(audio, utterances, voice_model_path, text_model_path)
+    return Heard(alignment=alignment, words=words, phones=phones, segments=segments, warnings=warnings)
+
+
 def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity: float = 1.0,
               alpha_mouth: float = ALPHA_MOUTH, alpha_face: float = ALPHA_FACE, seed: int = 0,
               text_model_path: str | None = None, voice_model_path: str | None = None,
@@ -213,35 +260,17 @@ def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity
             yield 0.05 * next(steps), "reading the audio"
     except StopIteration as done:
         audio = done.value
-    warnings = list(audio.warnings)
-    silent = audio_io.is_silent(audio)
-
-    if silent:
-        from ..ml.asr import Alignment
-
-        alignment = Alignment(words=[], phones=[], transcript="", source="recognised")
-    else:
-        steps = iter_recognise(audio, transcript)
-        message = "aligning the transcript" if transcript is not None else "recognising the words"
-        try:
-            while True:
-                yield 0.05 + 0.3 * next(steps), message
-        except StopIteration as done:
-            alignment = done.value
-    warnings += alignment.warnings
-    # the recording's own pauses: utterances end there and the mouth rests there
-    quiet = audio_io.pauses(audio.samples, PAUSE_GATE_S)
-    words = fit_to_pauses(alignment.words, quiet)
-    phones = fit_to_pauses(alignment.phones, quiet, lambda a, b: type(alignment.phones[0])("SIL", a, b)) \
-        if alignment.phones else []
-    utterances = group_utterances(words)
-    if not utterances and not silent:
-        warnings.append(f"no speech was recognised in '{path.name}' (music or noise?): the face stays at rest")
-
-    yield 0.35, "hearing the emotion"
-    segments = _classify(audio, utterances, voice_model_path, text_model_path)
+    steps = iter_hear(audio, transcript, voice_model_path, text_model_path)
+    try:
+        while True:
+            fraction, message = next(steps)
+            yield 0.05 + 0.4 * fraction, message
+    except StopIteration as done:
+        heard = done.value
+    alignment, words, phones, segments = heard.alignment, heard.words, heard.phones, heard.segments
+    warnings = heard.warnings
     n_frames = math.ceil(audio.duration * fps - 1e-9) + 1
-    timeline = EmotionTimeline(segments=[s for s, _ in segments], duration=audio.duration)
+    timeline = heard.timeline(audio.duration)
 
     from .landmark_performance import iter_landmark_performance
 

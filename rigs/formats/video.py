@@ -21,8 +21,9 @@ reads back to the same landmarks, fps and image size), min_detection_confidence 
 min_tracking_confidence (MediaPipe's, 0.5). iter_read(path, ...) is the same read as a generator
 yielding (done, total) and returning the track, for callers that step it (Esc between frames).
 
-Audio: CaptureTrack has no field for sound, so an audio stream is only reported, in `warnings`
-(its codec, from the container's headers); extracting it for the speech path is not done here.
+Audio: a capture track holds no sound; audio_streams() lists a container's sound tracks (from its
+headers) and pipeline/audio.py decodes the first one for the speech path (the take's sound strip,
+and migration toward the emotions heard in it).
 opencv and mediapipe are imported inside read(): rigs/ stays importable without them.
 """
 
@@ -245,10 +246,6 @@ def iter_read(path, *, fps: float | None = None, max_frames: int = MAX_FRAMES, s
     runs = missing_runs(valid, np.arange(n))
     if runs:
         warnings.append(f"no face in {int((~valid).sum())} of {n} frames: {describe_runs(runs)}")
-    audio = audio_streams(path)
-    if audio:
-        warnings.append(f"the video has {len(audio)} audio stream(s) ({', '.join(audio)}): not imported with "
-                        "the face (a capture track holds no sound)")
     track = CaptureTrack(
         format=NAME, path=path, fps=float(rate), times=t, valid=valid, landmarks=landmarks,
         landmark_set=f"mediapipe{N_POINTS}", dims=3, coords="normalised", confidence=None, image_size=size,

@@ -96,12 +96,11 @@ def test_progress_is_reported_and_can_cancel(tmp_path, cap):
     assert not out.exists()   # nothing half-written
 
 
-def test_audio_first_is_read_and_reported(tmp_path, cap):
+def test_audio_first_is_listed_and_the_face_still_read(tmp_path, cap):
     path = cap.add_audio_track(cap.write_video(tmp_path / "talk.mp4", n=6))
     assert video.audio_streams(path) == ["mp4a"]
     track = formats.read(path)
     assert track.n_frames == 6 and track.valid.all()
-    assert any("1 audio stream(s) (mp4a)" in w for w in track.warnings)
     assert video.audio_streams(cap.write_video(tmp_path / "silent.mp4", n=3)) == []
 
 
