@@ -111,3 +111,25 @@ def test_options_are_checked(tmp_path, cap):
         formats.read(path, fps=0)
     with pytest.raises(FormatError, match="max_frames"):
         formats.read(path, max_frames=4)
+
+
+def test_hevc_at_a_fractional_rate_is_read_frame_for_frame(tmp_path, cap):
+    """iPhones record HEVC (H.265) at 29.97 fps: written here by PyAV's libx265."""
+    import fractions
+
+    av = pytest.importorskip("av")
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=fractions.Fraction(30000, 1001),
+                                options={"x265-params": "log-level=error"})
+        stream.width, stream.height, stream.pix_fmt = 320, 360, "yuv420p"
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(cap.drawn_face(jaw=i / 19)[:, :, ::-1].copy(), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with av.open(str(path)) as check:
+        assert check.streams.video[0].codec_context.name == "hevc"
+    track = formats.read(path)
+    assert track.n_frames == 20 and track.valid.all()
+    assert track.fps == pytest.approx(30000 / 1001, rel=1e-4)
+    assert np.diff(track.times) == pytest.approx(1001 / 30000, rel=1e-3)
