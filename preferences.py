@@ -7,6 +7,8 @@ and writes that file, so what is set here holds for `python -m emotive` and batc
 their default from here (a scene keeps a value once set in its panel).
 """
 
+from pathlib import Path
+
 import bpy
 
 from .errors import EmotiveError
@@ -51,18 +53,38 @@ def _setting(prop, key: str, **options):
     return prop(get=get, set=set, **options)
 
 
-def _model(name: str, label: str, command: str):
-    return _setting(bpy.props.StringProperty, f"{name}_model", name=label, subtype='FILE_PATH',
+SHIPPED = Path(__file__).resolve().parent / "ml" / "weights"
+# setting kind -> (label, the command that trains one, the shipped weights' file name)
+MODELS = {"text": ("Text Emotion Model", "train-text --data DIR", "text_emotion.safetensors"),
+          "expression": ("Expression Model", "train-expressions", "expression_lstm.safetensors"),
+          "voice": ("Voice Emotion Model", "train-speech --data DIR", "speech_emotion.safetensors")}
+
+
+def _model(kind: str):
+    label, command, _ = MODELS[kind]
+    return _setting(bpy.props.StringProperty, f"{kind}_model", name=label, subtype='FILE_PATH',
                     description=f"A .safetensors model trained on your own data with `python -m emotive {command}`; "
                                 "empty uses the model shipped with Emotive")
+
+
+def in_use(kind: str) -> tuple[str, bool]:
+    """What the preferences' line under a model says is in use, and whether that is a problem."""
+    path = current().model(kind)
+    if not path:
+        return f"In use: the shipped {MODELS[kind][2]}", False
+    path = Path(bpy.path.abspath(path))
+    if not path.is_file():
+        return f"Not found: {path} (operators will stop and say so)", True
+    metrics = path.with_name(path.stem + ".metrics.json")
+    return f"In use: yours, {path.name}" + (" (metrics beside it)" if metrics.is_file() else ""), False
 
 
 class EmotivePreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
-    text_model_path: _model("text", "Text Emotion Model", "train-text --data DIR")
-    expression_model_path: _model("expression", "Expression Model", "train-expressions")
-    voice_model_path: _model("voice", "Voice Emotion Model", "train-speech --data DIR")
+    text_model_path: _model("text")
+    expression_model_path: _model("expression")
+    voice_model_path: _model("voice")
     fps: _setting(bpy.props.FloatProperty, "fps", name="Frame Rate", min=1.0, max=240.0, precision=3,
                   description="Frame rate of command-line and batch takes (in Blender, takes follow the "
                               "scene's frame rate)")
@@ -84,9 +106,13 @@ class EmotivePreferences(bpy.types.AddonPreferences):
             box.alert = True
             box.label(text=problem, icon='ERROR')
             box.label(text="Mend or delete the file; until then the defaults apply.")
-        models = layout.column(heading="Models")
-        for name in ("text_model_path", "expression_model_path", "voice_model_path"):
-            models.prop(self, name)
+        models = layout.column()
+        for kind in MODELS:
+            models.prop(self, f"{kind}_model_path")
+            text, bad = in_use(kind)
+            row = models.row()
+            row.alert = bad
+            row.label(text=text, icon='ERROR' if bad else 'CHECKMARK')
         defaults = layout.column(heading="Defaults")
         for name in ("fps", "wpm", "alpha_mouth", "alpha_face"):
             defaults.prop(self, name)

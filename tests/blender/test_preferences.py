@@ -74,3 +74,14 @@ def test_a_broken_settings_file_keeps_the_defaults_and_says_why(prefs, tmp_path)
     assert prefs.wpm == 160.0
     _problem = importlib.import_module(ADDON).preferences._problem
     assert "not valid JSON" in _problem() and str(tmp_path / "settings.json") in _problem()
+
+
+def test_the_preferences_say_which_weights_are_in_use(prefs, tmp_path):
+    in_use = importlib.import_module(ADDON).preferences.in_use
+    assert in_use("text") == ("In use: the shipped text_emotion.safetensors", False)
+    mine = tmp_path / "studio.safetensors"
+    prefs.voice_model_path = str(mine)
+    assert in_use("voice")[1] and "Not found" in in_use("voice")[0]
+    mine.write_bytes(b"")
+    (tmp_path / "studio.metrics.json").write_text("{}")
+    assert in_use("voice") == ("In use: yours, studio.safetensors (metrics beside it)", False)
