@@ -29,7 +29,7 @@ from ..errors import EmotiveError
 from ..rigs.arkit import ARKIT_NAMES
 from ..rigs.landmarks import REGIONS, region_indices
 from . import audio as audio_io
-from .take import Take, TakeSegment
+from .take import Take, TakeSegment, within
 
 NAME = "capture"
 SOLVE_CHUNK = 4096          # frames per retarget step (progress, bounded memory)
@@ -182,13 +182,7 @@ def _iter_hear_timeline(path: Path, warnings: list[str]):
 
     yield 0.9, "reading the sound"
     audio = audio_io.load(path)
-    steps = iter_hear(audio, None)
-    try:
-        while True:
-            fraction, message = next(steps)
-            yield 0.9 + 0.05 * fraction, message
-    except StopIteration as done:
-        heard = done.value
+    heard = yield from within(iter_hear(audio, None), 0.9, 0.95)
     warnings += [f"sound: {w}" for w in heard.warnings]
     return heard.timeline(audio.duration)
 

@@ -31,7 +31,7 @@ from ..rigs.arkit import ARKIT_NAMES
 from . import audio as audio_io
 from .attention import ALPHA_FACE, ALPHA_MOUTH, attention, check_alphas, key_attention
 from .models import load_classifier, load_voice_model
-from .take import Take, TakeSegment, life_weights
+from .take import Take, TakeSegment, life_weights, within
 from .timeline import EmotionTimeline, Segment
 
 NAME = "speech"
@@ -225,13 +225,8 @@ def iter_hear(audio: audio_io.Audio, transcript: str | None, voice_model_path=No
 
         alignment = Alignment(words=[], phones=[], transcript="", source="recognised")
     else:
-        steps = iter_recognise(audio, transcript)
         message = "aligning the transcript" if transcript is not None else "recognising the words"
-        try:
-            while True:
-                yield 0.75 * next(steps), message
-        except StopIteration as done:
-            alignment = done.value
+        alignment = yield from within(iter_recognise(audio, transcript), 0.0, 0.75, message)
     warnings += alignment.warnings
     # the recording's own pauses: utterances end there and the mouth rests there
     quiet = audio_io.pauses(audio.samples, PAUSE_GATE_S)
@@ -254,19 +249,8 @@ def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity
     """Yield (fraction, message) while working; return the Take (its `audio` is the file)."""
     path = check_options(path, transcript, fps, intensity, alpha_mouth, alpha_face)
     yield 0.0, "reading the audio"
-    steps = audio_io.iter_load(path)
-    try:
-        while True:
-            yield 0.05 * next(steps), "reading the audio"
-    except StopIteration as done:
-        audio = done.value
-    steps = iter_hear(audio, transcript, voice_model_path, text_model_path)
-    try:
-        while True:
-            fraction, message = next(steps)
-            yield 0.05 + 0.4 * fraction, message
-    except StopIteration as done:
-        heard = done.value
+    audio = yield from within(audio_io.iter_load(path), 0.0, 0.05, "reading the audio")
+    heard = yield from within(iter_hear(audio, transcript, voice_model_path, text_model_path), 0.05, 0.45)
     alignment, words, phones, segments = heard.alignment, heard.words, heard.phones, heard.segments
     warnings = heard.warnings
     n_frames = math.ceil(audio.duration * fps - 1e-9) + 1
@@ -276,12 +260,9 @@ def iter_take(path, *, transcript: str | None = None, fps: float = 30, intensity
 
     yield 0.45, "generating the performance"
     try:
-        steps = iter_landmark_performance(timeline, fps=fps, intensity=intensity, seed=seed,
-                                          model_path=expression_model_path, keep_landmarks=keep_landmarks)
-        while True:
-            yield 0.45 + 0.45 * next(steps), "generating the performance"
-    except StopIteration as done:
-        performance = done.value
+        performance = yield from within(iter_landmark_performance(
+            timeline, fps=fps, intensity=intensity, seed=seed, model_path=expression_model_path,
+            keep_landmarks=keep_landmarks), 0.45, 0.9, "generating the performance")
     except (OSError, ValueError) as exc:
         raise EmotiveError(f"cannot generate the performance: {exc}") from exc
 

@@ -109,6 +109,19 @@ def life_weights(n_frames: int, fps: float, seed: int) -> tuple[np.ndarray, np.n
     return life[:, keys], keys
 
 
+def within(steps, start: float, end: float, message: str = ""):
+    """Run a step generator as one part of another: its fractions, or (fraction, message) pairs,
+    yielded again with the fraction mapped onto [start, end]; -> what it returns. Use: `value =
+    yield from within(iter_x(...), 0.2, 0.7, "doing x")`."""
+    try:
+        while True:
+            step = next(steps)
+            fraction, text = step if isinstance(step, tuple) else (step, message)
+            yield start * (1 - fraction) + end * fraction, text   # ends on `end` exactly
+    except StopIteration as done:
+        return done.value
+
+
 def drain(steps, progress=None):
     """Run a source's iter_take generator to the end; `progress(fraction, message)` at each step.
     -> the Take it returns."""

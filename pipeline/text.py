@@ -15,7 +15,7 @@ from ..errors import EmotiveError
 from ..ml.labels import GOEMOTIONS
 from .models import load_classifier
 from .performance import envelope_performance
-from .take import Take, TakeSegment
+from .take import Take, TakeSegment, within
 from .timeline import EmotionTimeline, iter_build_timeline
 
 NAME = "text"
@@ -76,13 +76,9 @@ def iter_take(text: str, *, fps: float = 30, wpm: float = 160, intensity: float 
         raise TypeError(f"unexpected options without voice_path: {', '.join(speech_options)}")
     yield 0.0, "loading the emotion model"
     classifier = load_classifier(model_path)
-    steps = iter_build_timeline(text, classifier, wpm=wpm, timings=timings)
     try:
-        while True:
-            fraction = next(steps)
-            yield 0.05 * (1 - fraction) + 0.6 * fraction, "reading the emotions"  # ends on 0.6 exactly
-    except StopIteration as done:
-        timeline = done.value
+        timeline = yield from within(iter_build_timeline(text, classifier, wpm=wpm, timings=timings),
+                                     0.05, 0.6, "reading the emotions")
     except ValueError as exc:  # bad timings, rates: the timeline says what is wrong
         raise EmotiveError(str(exc)) from exc
     yield 0.6, "generating the performance"
@@ -92,13 +88,9 @@ def iter_take(text: str, *, fps: float = 30, wpm: float = 160, intensity: float 
         from .landmark_performance import iter_landmark_performance
 
         try:
-            steps = iter_landmark_performance(timeline, fps=fps, intensity=intensity, seed=seed,
-                                              model_path=expression_model_path,
-                                              keep_landmarks=keep_landmarks)
-            while True:
-                yield 0.6 + 0.4 * next(steps), "generating the performance"
-        except StopIteration as done:
-            performance = done.value
+            performance = yield from within(iter_landmark_performance(
+                timeline, fps=fps, intensity=intensity, seed=seed, model_path=expression_model_path,
+                keep_landmarks=keep_landmarks), 0.6, 1.0, "generating the performance")
         except (OSError, ValueError) as exc:
             raise EmotiveError(f"cannot generate the performance: {exc}") from exc
     yield 1.0, "generating the performance"
@@ -114,13 +106,7 @@ def _iter_voiced(text: str, voice_path: str, *, wpm: float, **options):
     voice.synthesiser()
     yield 0.0, "speaking the line"
     script = voice.speak_lines(split_text(text), voice_path, wpm=wpm)
-    steps = speech.iter_take(voice_path, transcript=script, **options)
-    try:
-        while True:
-            fraction, message = next(steps)
-            yield 0.1 + 0.9 * fraction, message
-    except StopIteration as done:
-        return done.value
+    return (yield from within(speech.iter_take(voice_path, transcript=script, **options), 0.1, 1.0))
 
 
 def take_segments(timeline: EmotionTimeline) -> list[TakeSegment]:
