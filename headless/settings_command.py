@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, fields
+from pathlib import Path
 
 from ..errors import EmotiveError
 from ..pipeline import settings as user_settings
@@ -32,7 +33,8 @@ def _parse(item: str) -> tuple[str, object]:
             return key, float(text)
         except ValueError:
             raise EmotiveError(f"--set '{item}': {key} must be a number") from None
-    return key, text.strip()
+    text = text.strip()                 # a path: absolute, so it means the same from any folder
+    return key, str(Path(text).expanduser().resolve()) if text else ""
 
 
 def run(args) -> int:

@@ -92,7 +92,7 @@ def test_a_broken_settings_file_stops_the_command_line_with_exit_2(settings_file
     assert not (tmp_path / "a.blend").exists()
 
 
-def test_the_settings_command_shows_sets_resets_and_mends(settings_file, capsys):
+def test_the_settings_command_shows_sets_resets_and_mends(settings_file, capsys, monkeypatch):
     assert main(["settings", "--set", "fps=25", "--set", "alpha-face=0.8"]) == 0
     shown = capsys.readouterr().out
     assert str(settings_file) in shown and json.loads(shown.split("\n", 1)[1])["fps"] == 25.0
@@ -101,6 +101,9 @@ def test_the_settings_command_shows_sets_resets_and_mends(settings_file, capsys)
     assert "'fps' must be a number from 1 to 240" in capsys.readouterr().err
     assert main(["settings", "--set", "speed=2"]) == 2
     assert main(["settings", "--reset", "fps"]) == 0 and settings.load().fps == 30.0
+    monkeypatch.chdir(settings_file.parent)
+    assert main(["settings", "--set", "text_model=mine.safetensors"]) == 0      # stored absolute
+    assert settings.load().text_model == str(settings_file.parent / "mine.safetensors")
     settings_file.write_text("{oops")
     assert main(["settings", "--reset", "all"]) == 0
     assert settings.load() == settings.Settings()
