@@ -101,17 +101,18 @@ def fit_orthographic(ref, obs):
 def to_canonical70(points, landmark_set: str, confidence=None):
     """(F, N, 3) points of a named set -> (F, 70, 3) canonical points (and (F, 70) confidence).
     Sets without pupils (iBUG 68, MediaPipe 468) get each eye's six-point centre as its pupil."""
-    points = np.asarray(points, dtype=np.float64)
+    points = np.asarray(points)   # to float64 after picking the 70 (a 478-point take is 7x larger)
     conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
     if landmark_set == "openpose70":
-        return points, conf
+        return points.astype(np.float64, copy=False), conf
     if landmark_set == "mediapipe478":
         idx = MEDIAPIPE_TO_CANONICAL
-        return points[:, idx], None if conf is None else conf[:, idx]
+        return points[:, idx].astype(np.float64, copy=False), None if conf is None else conf[:, idx]
     if landmark_set == "mediapipe468":
         points, conf = points[:, MEDIAPIPE_TO_IBUG68], None if conf is None else conf[:, MEDIAPIPE_TO_IBUG68]
     elif landmark_set != "ibug68":
         raise ValueError(f"unknown landmark set {landmark_set!r}")
+    points = points.astype(np.float64, copy=False)
     pupils = np.stack([points[:, 36:42].mean(axis=1), points[:, 42:48].mean(axis=1)], axis=1)
     out = np.concatenate([points, pupils], axis=1)
     if conf is not None:
@@ -185,12 +186,29 @@ def one_euro(x, fps: float, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff
 
     a_d = alpha(d_cutoff)
     out[0] = x[0]
-    dx_hat = np.zeros_like(x[0])
+    # the recursion runs frame by frame; each step is a few in-place operations on one frame's
+    # values (the same arithmetic, in the same order, as the textbook form)
+    flat_x, flat_out = x.reshape(len(x), -1), out.reshape(len(x), -1)
+    dx_hat, dx, a, b = (np.zeros_like(flat_x[0]) for _ in range(4))
+    k, keep_d = 2.0 * np.pi, 1.0 - a_d
     for i in range(1, len(x)):
-        dx = (x[i] - out[i - 1]) / te
-        dx_hat = a_d * dx + (1.0 - a_d) * dx_hat
-        a = alpha(min_cutoff + beta * np.abs(dx_hat))
-        out[i] = a * x[i] + (1.0 - a) * out[i - 1]
+        xi, prev = flat_x[i], flat_out[i - 1]
+        np.subtract(xi, prev, out=dx)
+        np.divide(dx, te, out=dx)                 # dx = (x[i] - out[i-1]) / te
+        np.multiply(dx_hat, keep_d, out=dx_hat)
+        np.multiply(dx, a_d, out=dx)
+        np.add(dx, dx_hat, out=dx_hat)            # dx_hat = a_d * dx + (1 - a_d) * dx_hat
+        np.abs(dx_hat, out=a)
+        np.multiply(a, beta, out=a)
+        np.add(a, min_cutoff, out=a)              # cutoff = min_cutoff + beta * |dx_hat|
+        np.multiply(a, k, out=a)
+        np.multiply(a, te, out=a)                 # r = 2 pi cutoff te
+        np.add(a, 1.0, out=b)
+        np.divide(a, b, out=a)                    # a = r / (r + 1)
+        np.multiply(a, xi, out=b)
+        np.subtract(1.0, a, out=a)
+        np.multiply(a, prev, out=a)
+        np.add(b, a, out=flat_out[i])             # out[i] = a x[i] + (1 - a) out[i-1]
     return out
 
 
@@ -263,8 +281,9 @@ def _default_reference() -> np.ndarray:
     return np.asarray(default_head_rig()[0], dtype=np.float64)
 
 
-def _isotropic(track, warnings) -> np.ndarray:
-    points = np.asarray(track.landmarks, dtype=np.float64).copy()
+def _isotropic(track, warnings, points=None) -> np.ndarray:
+    """A copy of `points` (the track's landmarks, or some of them) in isotropic units."""
+    points = np.array(track.landmarks if points is None else points, dtype=np.float64)
     if track.coords == "normalised":
         if track.image_size:
             w, h = track.image_size
@@ -277,29 +296,60 @@ def _isotropic(track, warnings) -> np.ndarray:
     return points
 
 
+def _kabsch_frames(src, dst):
+    """kabsch() for one src (K, 3) and every frame of dst (F, K, 3) at once -> s (F,), R (F, 3, 3), t (F, 3)."""
+    cs, cd = src.mean(axis=0), dst.mean(axis=1)
+    a, b = src - cs, dst - cd[:, None]
+    u, sigma, vt = np.linalg.svd(np.swapaxes(b, 1, 2) @ a)
+    d = np.sign(np.linalg.det(u @ vt))
+    d[d == 0] = 1.0
+    fix = np.stack([np.ones_like(d), np.ones_like(d), d], axis=1)
+    r = (u * fix[:, None, :]) @ vt
+    s = (sigma * fix).sum(axis=1) / max((a * a).sum(), 1e-30)
+    return s, r, cd - s[:, None] * (r @ cs)
+
+
+def _orthographic_frames(ref, obs):
+    """fit_orthographic() for one ref (K, 3) and every frame of obs (F, K, 2) at once -> s (F,), R (F, 3, 3), t2 (F, 2)."""
+    cr, co = ref.mean(axis=0), obs.mean(axis=1)
+    affine = np.linalg.pinv(ref - cr) @ (obs - co[:, None])                     # (F, 3, 2): the least squares fit
+    u, sigma, vt = np.linalg.svd(np.swapaxes(affine, 1, 2), full_matrices=False)   # (F, 2, 2), (F, 2), (F, 2, 3)
+    rows = u @ vt
+    r = np.stack([rows[:, 0], np.cross(rows[:, 1], rows[:, 0]), rows[:, 1]], axis=1)
+    s = sigma.mean(axis=1)
+    return s, r, co - s[:, None] * (r @ cr)[:, [0, 2]]
+
+
 def remove_head_motion(points, dims: int, reference):
     """(F, 70, 3) points in Blender axes (NaN = gap) -> (head-frame points, R (F, 3, 3), s (F,)),
     NaN rows where fewer than 5 stable points were seen. 2-D points (dims 2: y unknown) are fitted
-    orthographically and lifted with the reference's depth."""
+    orthographically and lifted with the reference's depth. Frames that saw the same stable points
+    are fitted together (kabsch / fit_orthographic, batched: one SVD call for all of them)."""
     points = np.asarray(points, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
     n = len(points)
     out = np.full_like(points, np.nan)
     rots = np.full((n, 3, 3), np.nan)
     scales = np.full(n, np.nan)
-    for f in range(n):
-        seen = STABLE[np.all(np.isfinite(points[f, STABLE]), axis=1)]
-        if len(seen) < 5:
-            continue
+    seen_mask = np.all(np.isfinite(points[:, STABLE]), axis=2)                  # (F, len(STABLE))
+    usable = np.flatnonzero(seen_mask.sum(axis=1) >= 5)
+    if not len(usable):
+        return out, rots, scales
+    masks, group = np.unique(seen_mask[usable], axis=0, return_inverse=True)
+    for g, mask in enumerate(masks):
+        frames = usable[group.ravel() == g]
+        seen = STABLE[mask]
+        p = points[frames]
         if dims == 3:
-            s, r, t = kabsch(ref[seen], points[f, seen])
-            out[f] = (points[f] - t) @ r / s
+            s, r, t = _kabsch_frames(ref[seen], p[:, seen])
+            out[frames] = (p - t[:, None]) @ r / s[:, None, None]
         else:
-            s, r, t2 = fit_orthographic(ref[seen], points[f, seen][:, [0, 2]])
-            rotated = ref @ r.T
-            cam = np.stack([(points[f, :, 0] - t2[0]) / s, rotated[:, 1], (points[f, :, 2] - t2[1]) / s], axis=1)
-            out[f] = cam @ r
-        rots[f], scales[f] = r, s
+            s, r, t2 = _orthographic_frames(ref[seen], p[:, seen][..., [0, 2]])
+            rotated = ref @ np.swapaxes(r, 1, 2)                                # (F, 70, 3)
+            cam = np.stack([(p[..., 0] - t2[:, :1]) / s[:, None], rotated[..., 1],
+                            (p[..., 2] - t2[:, 1:]) / s[:, None]], axis=-1)
+            out[frames] = cam @ r
+        rots[frames], scales[frames] = r, s
     return out, rots, scales
 
 
@@ -315,9 +365,8 @@ def clean(track, *, fps: float | None = None, min_confidence: float = 0.3, max_g
     point_scale = 0.01
     if track.landmarks is not None:
         ref = _default_reference() if reference is None else np.asarray(reference, dtype=np.float64)
-        raw = _isotropic(track, warnings)
-        conf = track.confidence
-        raw, conf = to_canonical70(raw, track.landmark_set, conf)
+        raw, conf = to_canonical70(track.landmarks, track.landmark_set, track.confidence)
+        raw = _isotropic(track, warnings, raw)
         raw[~valid] = np.nan
         if conf is not None:
             low = conf < min_confidence
@@ -372,9 +421,13 @@ def clean(track, *, fps: float | None = None, min_confidence: float = 0.3, max_g
     else:
         times = times - times[0]
     scales = {"points": point_scale, "head": 0.1, "arkit": 0.1, "eyes": 0.1}
-    for key in ("points", "head", "arkit", "eyes"):
-        if key in series:
-            series[key] = smooth(series[key], rate, smoothing, scales[key])
+    keys = [key for key in scales if key in series]
+    if keys:   # one filter over all the series' columns: the same per column as a filter per series
+        columns = [series[key].reshape(len(series[key]), -1) for key in keys]
+        smoothed = smooth(np.concatenate([c / scales[key] for c, key in zip(columns, keys)], axis=1),
+                          rate, smoothing)
+        for key, part in zip(keys, np.split(smoothed, np.cumsum([c.shape[1] for c in columns])[:-1], axis=1)):
+            series[key] = (part * scales[key]).reshape(series[key].shape)
     if "arkit" in series and not track.neutral_subtracted:
         series["arkit"] = np.clip(series["arkit"], 0.0, 1.0)
     head = series.get("head")
