@@ -79,7 +79,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     speech path hears in the video's own sound track, alpha_mouth / alpha_face their blend weights;
     save_dataset: also write the take's windows as expression-LSTM training data (an .npz,
     pipeline/capture_dataset.py), labelled by the classifier or with dataset_label."""
-    from ..rigs import capture_cleaning, formats
+    from ..rigs import capture_cleaning
     from ..rigs.head_mesh import default_head_rig
 
     path = check_options(path, smoothing, min_confidence, fps, region_gains)
@@ -102,7 +102,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         raise EmotiveError(f"'{path}' has no sound track to hear the emotion in: the emotion can come from "
                            "the sound of a video (MP4, MOV, AVI, WebM, MKV) only; give a text instead")
     yield 0.0, f"reading {path.name}"
-    track = formats.read(path, format=format)  # FormatError names the file and frame
+    track = yield from _iter_read(path, format)  # FormatError names the file and frame
     yield 0.3, "cleaning the capture"
     clean = capture_cleaning.clean(track, fps=fps, min_confidence=min_confidence, smoothing=smoothing)
     n = clean.n_frames
@@ -173,6 +173,38 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         take.warnings.append(f"saved {count} window(s) as training data: {written}")
     yield 1.0, "capture read"
     return take
+
+
+def _iter_read(path: Path, format: str | None):
+    """Yield progress; return the capture's CaptureTrack. A video is tracked frame by frame (so a
+    long one shows its progress and Esc stops it between frames), and its landmarks are kept in the
+    cache folder: importing it again skips FaceMesh (pipeline/capture_cache.py)."""
+    from ..rigs import formats
+    from ..rigs.formats import video
+    from . import capture_cache
+    from .settings import load as load_settings
+
+    reader = formats.detect(path, format)
+    if reader is not video:
+        return reader.read(path)
+    entry = capture_cache.entry(load_settings().cache(capture_cache.FOLDER), path)
+    track = capture_cache.load(entry)
+    if track is not None:
+        track.warnings.append("landmarks read from the cache folder (tracked in an earlier import)")
+        return track
+    track = yield from within(_tracked_frames(video.iter_read(path)), 0.0, 0.3)
+    capture_cache.store(entry, track)
+    return track
+
+
+def _tracked_frames(steps):
+    """video.iter_read's (done, total) as (fraction, message); -> the track."""
+    try:
+        while True:
+            done, total = next(steps)
+            yield (done / total if total else 0.0), f"tracking the face: frame {done:,} of {total:,}"
+    except StopIteration as stop:
+        return stop.value
 
 
 def _iter_hear_timeline(path: Path, warnings: list[str]):

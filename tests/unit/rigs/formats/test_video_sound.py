@@ -63,3 +63,34 @@ def test_the_command_line_hears_only_a_video(tmp_path, capfd):
     assert main(["capture", str(csv), "--emotion-from", "audio", "--out", str(tmp_path / "a.blend")]) == 2
     assert "take.csv' has no sound track" in capfd.readouterr().err
     assert not (tmp_path / "a.blend").exists()
+
+
+def test_a_video_is_tracked_once_then_read_from_the_cache(tmp_path, cap, monkeypatch):
+    from emotive.pipeline import settings
+    from emotive.pipeline.take import drain
+    from emotive.pipeline import SOURCES
+
+    monkeypatch.setenv(settings.ENV, str(tmp_path / "settings.json"))
+    settings.update(cache_dir=str(tmp_path / "cache"))
+    path = cap.write_video(tmp_path / "face.mp4", n=40)
+    steps = []
+    first = drain(SOURCES["capture"](path, smoothing=0.0), lambda f, m: steps.append((f, m)))
+    tracking = [f for f, m in steps if m.startswith("tracking the face")]
+    assert len(tracking) >= 4 and tracking == sorted(tracking) and tracking[-1] <= 0.3   # frame by frame
+    assert len(list((tmp_path / "cache" / "video-landmarks").glob("*.npz"))) == 1
+    again = make_take("capture", path, smoothing=0.5)
+    assert any("from the cache folder" in w for w in again.warnings)
+    np.testing.assert_array_equal(make_take("capture", path, smoothing=0.0).arkit, first.arkit)
+    cap.write_video(path, n=30)                          # the video changed: tracked again
+    assert make_take("capture", path, smoothing=0.0).n_frames != first.n_frames
+
+
+def test_esc_while_tracking_stops_between_frames(tmp_path, cap):
+    from emotive.pipeline import SOURCES
+
+    steps = SOURCES["capture"](cap.write_video(tmp_path / "long.mp4", n=80))
+    for fraction, message in steps:
+        if message.startswith("tracking the face"):
+            break
+    steps.close()                                        # what the operator does on Esc
+    assert fraction < 0.3
