@@ -17,6 +17,9 @@ Coordinates are "normalised" (Tasks, legacy) or "pixels" (tfjs) unless the file 
 
 A single .json document is read whole, so files above `max_bytes` (MAX_JSON_BYTES) are refused
 with a message; JSON Lines (.jsonl/.ndjson) is streamed a line at a time, bounded by max_frames.
+Where pyarrow is installed, a document's landmark lists ([[x, y, z], ...] of 468 or 478 points)
+are checked and parsed in bulk (track.number_lists) and the rest of it as before: a 3,000-frame
+dump reads in ~0.5 s instead of ~3 s, to the same track and the same errors.
 Options: fps (default 30 when the file has neither fps nor timestamps), coords, image_size, face
 (index, default 0), max_bytes, max_frames.
 """
@@ -31,7 +34,7 @@ import numpy as np
 from ...errors import FormatError
 from ..arkit import ARKIT_NAMES
 from .track import (MAX_FRAMES, MAX_JSON_BYTES, CaptureTrack, ImageSize, bounded_lines, check_file_size, parse_json,
-                    check_frames, describe_runs, finite, fps_from_times, missing_runs)
+                    check_frames, describe_runs, finite, fps_from_times, missing_runs, number_lists)
 
 NAME = "mediapipe"
 SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -70,6 +73,8 @@ def _is_point(item) -> bool:
 def _points(path, frame, items) -> np.ndarray:
     if len(items) not in (468, 478):
         raise FormatError(path, frame, f"{len(items)} landmarks, not 468 or 478 (MediaPipe FaceMesh)")
+    if isinstance(items, _PointList):
+        return items.array   # finite: number_lists took no other
     try:
         if isinstance(items[0], dict):
             pts = np.array([[p["x"], p["y"], p.get("z", 0.0)] for p in items], dtype=np.float64)
@@ -242,12 +247,134 @@ def _parse_frame(path, frame, doc, face_index):
 
 # ---- the file -----------------------------------------------------------------------------------
 
+# A whole document's landmark lists are read in one pass of a number parser rather than as a
+# Python float per number (4.3 M of them in a 3,000-frame dump: most of the reading time). The
+# rest of the document (frames, time stamps, blendshapes, ...) is parsed as before, each landmark
+# list standing in it as a _PointList, so every layout, check and message stays the same.
+_PLACEHOLDER = b'"\\u0000%d"'             # a JSON string the rest of the text does not hold
+_MIN_LIST_BYTES = 468 * 4                   # shorter than [[0,0],[0,0],...] of 468 points
+_MAX_LIST_BYTES = 478 * 3 * 32              # longer than any 478 points of 3 numbers
+_NUMBER_START = frozenset(b" -0123456789")
+
+
+class _PointList(list):
+    """A landmark list read ahead (_fast_document): its (N, 3) float64 points, standing where the
+    list of [x, y(, z)] number lists was, as that list to len(), truth, indexing and iteration."""
+
+    def __init__(self, array: np.ndarray, dims: int):
+        super().__init__()
+        self.array, self.dims = array, dims
+
+    def _point(self, row) -> list:
+        return row[:self.dims].tolist()
+
+    def __len__(self):
+        return len(self.array)
+
+    def __bool__(self):
+        return len(self.array) > 0
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._point(row) for row in self.array[i]]
+        return self._point(self.array[i])
+
+    def __iter__(self):
+        return (self._point(row) for row in self.array)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.array[:, :self.dims], dtype=dtype)
+
+
+def _candidate_spans(data: bytes) -> list:
+    """(start, end) of each [[number, ...], ...] in the text long enough to be 468 or 478 points.
+    The search for a list's end starts 3/4 of the last list's length in (the lists of a file are
+    about as long as each other: this skips most of the scanning); a list shorter than that comes
+    out with text after it that is not a list of numbers, which number_lists refuses, so the
+    whole parse reads it, as it reads every list of another shape."""
+    spans, pos, skip = [], 0, _MIN_LIST_BYTES
+    while True:
+        start = data.find(b"[[", pos)
+        if start < 0:
+            return spans
+        while data[start + 2:start + 3] == b"[":
+            start += 1
+        short = data.find(b"]]", start, start + _MIN_LIST_BYTES)   # a matrix, a box: not points
+        if short >= 0:
+            pos = short + 2
+            continue
+        end = data.find(b"]]", start + skip, start + _MAX_LIST_BYTES)
+        if end < 0 or data[start + 2] not in _NUMBER_START:
+            pos, skip = start + 2, _MIN_LIST_BYTES
+            continue
+        spans.append((start, end + 2))
+        pos, skip = end + 2, max(_MIN_LIST_BYTES, (end + 2 - start) * 3 // 4)
+
+
+def _fast_document(data: bytes):
+    """The document with its landmark lists as _PointList, or None where that does not apply (no
+    such list, no pyarrow, a number that is not plain JSON, ...): the caller then parses it whole."""
+    if b"[[" not in data:
+        return None
+    spans = _candidate_spans(data)
+    lists: dict = {}
+    for dims in (3, 2):
+        todo = [i for i in range(len(spans)) if i not in lists]
+        if not todo:
+            break
+        found = number_lists(data, [spans[i] for i in todo], dims)
+        if found is None:
+            return None
+        for j, values in found.items():
+            if len(values) in (468, 478):
+                if dims == 2:
+                    values = np.concatenate([values, np.zeros((len(values), 1))], axis=1)
+                lists[todo[j]] = _PointList(values, dims)
+    if not lists:
+        return None
+    pieces, pos = [], 0
+    for i in sorted(lists):
+        start, end = spans[i]
+        pieces += [data[pos:start], _PLACEHOLDER % i]
+        pos = end
+    pieces.append(data[pos:])
+    if any(b"\\u0000" in piece for piece in pieces[::2]):
+        return None
+    try:
+        doc = parse_json(b"".join(pieces))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    placed = 0
+
+    def put(value):
+        nonlocal placed
+        if isinstance(value, str) and value[:1] == "\0":
+            placed += 1
+            return lists[int(value[1:])]
+        return value
+
+    doc = put(doc)
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if type(node) is list else ()
+        for key, value in items:
+            if isinstance(value, str):
+                node[key] = put(value)
+            elif isinstance(value, dict) or type(value) is list:
+                stack.append(value)
+    return doc if placed == len(lists) else None
+
+
 def _frames_from_document(path, max_bytes):
     check_file_size(path, max_bytes, "write one frame per line as JSON Lines (.jsonl), which is streamed, "
                                      "or split the recording (max_bytes raises the limit)")
     try:
         with open(path, "rb") as f:
-            doc = parse_json(f.read())
+            data = f.read()
+        doc = _fast_document(data)
+        if doc is None:
+            doc = parse_json(data)
     except json.JSONDecodeError as e:
         raise FormatError(path, None, f"not valid JSON ({e.msg}, line {e.lineno} column {e.colno})") from None
     except UnicodeDecodeError:

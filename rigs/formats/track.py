@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +120,97 @@ def parse_json(data: bytes | str):
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+_JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+
+
+def _row_pattern(columns: int) -> str:
+    row = r" *\[ *" + r" *, *".join([_JSON_NUMBER] * columns) + r" *\] *"
+    return rf"^\[{row}(?:,{row})*\]$"
+
+
+def number_lists(data: bytes, spans, columns: int):
+    """Lists of number lists in JSON text read without a Python float per number, for a file of
+    millions of them: `spans` (start, end) of candidates in `data`, each `[[x, y, ...], ...]` with
+    `columns` numbers per row (spaces allowed between tokens) -> {index of the span: (rows,
+    columns) float64, all finite} for those that are exactly that in strict JSON (the others are
+    left to the caller's whole parse), or None where it cannot tell (no pyarrow). pyarrow's RE2
+    checks the text (in a thread, beside the parse) and its CSV reader parses the numbers
+    (fast_float: exact, ~10x faster than orjson, which builds a Python float per number)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    if not spans:
+        return {}
+    bounds = np.asarray(spans, dtype=np.int64).ravel()
+    if len(data) >= 2**31:
+        return None
+    offsets = np.concatenate([[0], bounds, [len(data)]]).astype(np.int32)   # gap, span, gap, ..., span, gap
+    text = pa.Array.from_buffers(pa.binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    checked: dict = {}
+
+    def check():
+        try:
+            checked["ok"] = pc.match_substring_regex(text, _row_pattern(columns)).to_numpy(
+                zero_copy_only=False)[1::2]
+        except Exception as e:   # noqa: BLE001  (handed to the caller's thread below)
+            checked["error"] = e
+
+    thread = threading.Thread(target=check, name="emotive-json-check")
+    thread.start()
+    try:
+        found = _number_rows(pa, pacsv, data, spans, columns)
+    finally:
+        thread.join()
+    if "error" in checked:   # a pyarrow without RE2, say: the caller parses the whole text
+        return None
+    ok = checked["ok"]
+    keep = np.flatnonzero(ok)
+    if not len(keep):
+        return {}
+    if len(keep) < len(spans) or found is None:   # parse again without the spans that are not lists of numbers
+        found = _number_rows(pa, pacsv, data, [spans[i] for i in keep], columns) if len(keep) < len(spans) else None
+        if found is None:
+            return None
+    return dict(zip(keep.tolist(), found))
+
+
+def _number_rows(pa, pacsv, data: bytes, spans, columns: int):
+    """The spans' numbers, one (rows, columns) array per span, or None where the CSV reader refuses
+    them. The text from the first span to the last becomes CSV rows ',x,y,z' (an empty first
+    column): the text between the spans blank lines, brackets gone."""
+    first, last = spans[0][0], spans[-1][1]
+    text = bytearray(last - first + 1)
+    text[0:1] = b","
+    text[1:] = memoryview(data)[first:last]
+    for (_, gap_start), (gap_end, _) in zip(spans[:-1], spans[1:]):
+        size = gap_end - gap_start
+        text[gap_start - first + 1:gap_end - first + 1] = b"\n" * (size - 1) + b","
+    rows = text.translate(_ROWS, b"[ ")
+    del text
+    names = [f"c{i}" for i in range(columns + 1)]
+    try:
+        table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(rows)),
+                               read_options=pacsv.ReadOptions(column_names=names),
+                               convert_options=pacsv.ConvertOptions(
+                                   column_types={name: pa.float64() for name in names[1:]},
+                                   include_columns=names[1:]))
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    counts = [data.count(b"]", start, end) - 1 for start, end in spans]
+    if table.num_rows != sum(counts) or any(col.null_count for col in table.columns):
+        return None   # an empty field in the file itself
+    values = np.stack([col.to_numpy() for col in table.columns], axis=1)
+    if not np.isfinite(values).all():
+        return None   # 1e999 is a JSON number too
+    return np.split(values, np.cumsum(counts)[:-1])
+
+
+_ROWS = bytes.maketrans(b"]", b"\n")
 
 
 def bounded_lines(f, path, max_line: int = MAX_LINE_BYTES):
