@@ -8,7 +8,12 @@ displacement y is modelled as sum_k w_k signatures[k]. Per frame, with A = signa
 
 lam = regularisation x mean(diag(A^T A)), so the setting is unit-free (metres or mm alike). The
 ridge pulls keys that the landmarks cannot see (tongueOut, a zero column) or cannot tell apart
-to 0 / to a shared split instead of letting them blow up.
+to 0 / to a shared split instead of letting them blow up. `key_regularisation` (K,) adds a ridge of
+its own to each key, in the signatures' squared units: the variance of a key's signature where it
+was measured (a tracker's view of the keys, rigs/head_mesh.py:tracked_signatures). With
+signatures known only to within that variance, |A w - y|^2 is expected to be larger by
+sum_k w_k^2 var_k, so it is added to the objective: a key the tracker sees no better than its
+noise (cheekSquint, noseSneer for FaceMesh) stays near 0 instead of soaking up the residual.
 
 Solving (no per-frame scipy call: lsq_linear costs ~ms a frame, the goal is >= 5,000 frames/s):
 1. H = A^T A + lam I is Cholesky-factored once; all frames' unconstrained solutions are one
@@ -57,7 +62,7 @@ class ShapeKeySolver:
     """Bounded, ridge-regularised least squares for shape-key weights, batched over frames."""
 
     def __init__(self, signatures, lower=0.0, upper=1.0, regularisation: float = 1e-3,
-                 smoothness: float = 0.0):
+                 smoothness: float = 0.0, key_regularisation=None):
         s = np.asarray(signatures, np.float64)
         if s.ndim != 3 or s.shape[2] != 3:
             raise ValueError(f"signatures: expected (K, L, 3), got {s.shape}")
@@ -68,7 +73,11 @@ class ShapeKeySolver:
         gram = self.A.T @ self.A
         self.scale = max(float(np.trace(gram)) / self.n_keys, 1e-30)
         self.lam = regularisation * self.scale
-        self.H = gram + self.lam * np.eye(self.n_keys)
+        extra = np.zeros(self.n_keys) if key_regularisation is None else np.asarray(key_regularisation, np.float64)
+        if extra.shape != (self.n_keys,) or not np.isfinite(extra).all() or (extra < 0).any():
+            raise ValueError(f"key_regularisation: expected {self.n_keys} finite values >= 0")
+        self.ridge = self.lam + extra                                      # (K,) per key
+        self.H = gram + np.diag(self.ridge)
         self._H_inv = np.linalg.inv(self.H)  # K <= 52 and SPD: one product solves every frame
         self.lower = np.broadcast_to(np.asarray(lower, np.float64), (self.n_keys,)).copy()
         self.upper = np.broadcast_to(np.asarray(upper, np.float64), (self.n_keys,)).copy()
@@ -110,7 +119,7 @@ class ShapeKeySolver:
         if prior is not None:
             if not np.isfinite(prior).all():
                 raise ValueError("prior: contains NaN or inf")
-            b = b + self.lam * prior  # argmin |Aw - y|^2 + lam |w - prior|^2
+            b = b + self.ridge * prior  # argmin |Aw - y|^2 + sum_k ridge_k (w_k - prior_k)^2
         if self.mu > 0 and len(b) >= 3:
             return self._solve_smooth(b)
         w = b @ self._H_inv
@@ -159,9 +168,9 @@ class ShapeKeySolver:
                 from scipy.optimize import lsq_linear
             except ImportError:  # inside Blender: keep the active set's last, clipped iterate
                 return w
-            aug = np.vstack([self.A, np.sqrt(self.lam) * np.eye(k)])
+            aug = np.vstack([self.A, np.diag(np.sqrt(self.ridge))])
             for f in todo:
-                pull = np.zeros(k) if prior is None else np.sqrt(self.lam) * prior[f]
+                pull = np.zeros(k) if prior is None else np.sqrt(self.ridge) * prior[f]
                 rhs = np.concatenate([y[f], pull])
                 w[f] = lsq_linear(aug, rhs, bounds=(lo, hi), method="bvls").x
         return w

@@ -129,3 +129,25 @@ def test_prior_settles_what_the_landmarks_cannot_tell_apart():
     assert pulled == pytest.approx([1.0, 0.5], abs=0.02)
     with pytest.raises(ValueError, match="prior"):
         solver.solve(disp, prior=np.array([np.nan, 0.0]))
+
+
+def test_key_regularisation_holds_a_noisy_key_back():
+    """A key whose signature is known only to within its variance gives way to the keys measured
+    well: with the variance as its own ridge, a residual like it no longer turns it on."""
+    rng = np.random.default_rng(3)
+    sig = rng.normal(size=(3, 20, 3))
+    sig[2] *= 0.1                                       # a key the tracker barely sees
+    y = np.einsum("k,kld->ld", [0.6, 0.3, 0.0], sig) + 0.05 * rng.normal(size=(20, 3))
+    plain = ShapeKeySolver(sig, regularisation=1e-6).solve(y)[0]
+    var = np.array([0.0, 0.0, 10.0 * (sig[2] ** 2).sum()])
+    held = ShapeKeySolver(sig, regularisation=1e-6, key_regularisation=var)
+    w = held.solve(y)[0]
+    assert abs(w[2]) < 0.25 * max(abs(plain[2]), 1e-3) + 1e-3
+    assert np.allclose(w[:2], [0.6, 0.3], atol=0.05)
+    assert np.allclose(held.ridge, held.lam + var)
+    # the prior is pulled toward with the same per-key ridge: ridge / (ridge + |s|^2) of it
+    assert np.allclose(held.solve(np.zeros((20, 3)), prior=[0.0, 0.0, 0.5])[0, 2], 0.5 * 10 / 11, atol=0.01)
+    with pytest.raises(ValueError, match="key_regularisation"):
+        ShapeKeySolver(sig, key_regularisation=[1.0, -1.0, 0.0])
+    with pytest.raises(ValueError, match="key_regularisation"):
+        ShapeKeySolver(sig, key_regularisation=[1.0, 0.0])
