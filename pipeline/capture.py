@@ -56,11 +56,16 @@ def check_options(path, smoothing: float, min_confidence: float, fps, region_gai
     return path
 
 
-def _solver():
+def _solver(tracked=None):
+    """The retarget against the default head's surface signatures, or against the keys as the
+    capture's tracker sees them (`tracked`: rigs.head_mesh.tracked_signatures' (signatures,
+    variance); each key's variance is its own ridge)."""
     from ..rigs.head_mesh import default_head_rig
     from ..rigs.retarget import ShapeKeySolver
 
-    return ShapeKeySolver(default_head_rig()[1], regularisation=REGULARISATION)
+    if tracked is None:
+        return ShapeKeySolver(default_head_rig()[1], regularisation=REGULARISATION)
+    return ShapeKeySolver(tracked[0], regularisation=REGULARISATION, key_regularisation=tracked[1])
 
 
 def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
@@ -80,7 +85,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     save_dataset: also write the take's windows as expression-LSTM training data (an .npz,
     pipeline/capture_dataset.py), labelled by the classifier or with dataset_label."""
     from ..rigs import capture_cleaning
-    from ..rigs.head_mesh import default_head_rig
+    from ..rigs.head_mesh import default_head_rig, tracked_signatures
 
     path = check_options(path, smoothing, min_confidence, fps, region_gains)
     if save_dataset is not None:
@@ -125,7 +130,9 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
             landmarks[:, region_indices(region)] *= float(gain)
     if arkit is None:
         yield 0.6, "solving ARKit weights"
-        solver, arkit = _solver(), np.zeros((n, len(ARKIT_NAMES)), np.float32)
+        # a tracker whose view of the keys was measured (FaceMesh) is solved against that view
+        tracked = tracked_signatures(track.landmark_set) if track.landmark_set else None
+        solver, arkit = _solver(tracked), np.zeros((n, len(ARKIT_NAMES)), np.float32)
         for start in range(0, n, SOLVE_CHUNK):
             arkit[start:start + SOLVE_CHUNK] = solver.solve(landmarks[start:start + SOLVE_CHUNK])
             yield 0.6 + 0.3 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"

@@ -24,6 +24,8 @@ from .arkit import ARKIT_NAMES
 
 ASSET_PATH = os.path.join(os.path.dirname(__file__), "data", "default_head.npz")
 BINDING_PATH = os.path.join(os.path.dirname(__file__), "data", "default_head_landmarks.json")
+# The keys' signatures as MediaPipe FaceMesh sees them (scripts/track_default_head_keys.py).
+TRACKED_PATH = os.path.join(os.path.dirname(__file__), "data", "default_head_tracked.npz")
 MATERIAL_NAMES: tuple[str, ...] = ("skin", "eyes", "iris", "teeth", "tongue")
 
 # MakeHuman face groups kept, and the material each gets ("iris" on the eyeballs' front caps).
@@ -198,6 +200,27 @@ def default_head_rig():
     binding = default_head_binding()
     neutral = binding.evaluate(head.vertices)
     return neutral, signatures_from_shape_keys(binding, head.vertices, head.shape_keys, list(ARKIT_NAMES))
+
+
+@functools.lru_cache(maxsize=4)
+def tracked_signatures(landmark_set: str, path: str = TRACKED_PATH):
+    """(signatures (52, 70, 3), variance (52,)) of the default head's keys as a tracker sees
+    them, or None when none were measured for `landmark_set` (a rigs.formats landmark set name).
+    variance: the expected squared error of a key's signature (how far one measurement strays
+    from their mean, plus the motion left out on face areas the key does not move on the mesh;
+    summed over the points, m^2 per unit weight^2): ShapeKeySolver's key_regularisation.
+
+    FaceMesh's points are not points on the skin: its inner lips follow the lips' inner edge, its
+    jaw line the silhouette, its eyelids close part way. scripts/track_default_head_keys.py
+    rendered each of the default head's keys, ran FaceMesh on the images and took them through
+    the capture's cleaning; a capture tracked by the same tracker is solved against these."""
+    if not os.path.exists(path):
+        return None
+    with np.load(path) as data:
+        if landmark_set not in data.files:
+            return None
+        return (np.asarray(data[landmark_set], np.float64),
+                np.asarray(data[f"{landmark_set}_variance"], np.float64))
 
 
 def anny_sources() -> dict[str, str]:

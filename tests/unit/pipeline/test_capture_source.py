@@ -191,3 +191,46 @@ def test_a_dataset_needs_the_trainers_rate(tmp_path):
     with pytest.raises(EmotiveError, match="--fps 30"):
         make_take("capture", write_livelink(tmp_path / "t.csv", talking(120)), smoothing=0.0,
                   save_dataset=str(tmp_path / "t.npz"))
+
+
+def _facemesh_json(path, jaw):
+    """A MediaPipe JSON of the default head's 478 FaceMesh points (its binding) opening its jaw by
+    `jaw` (F,), in normalised coordinates of a 512 x 512 image."""
+    import json
+
+    from emotive.rigs.formats.track import CaptureTrack
+    from emotive.rigs.formats.video import write_json
+    from emotive.rigs.head_mesh import BINDING_PATH, load_default_head
+    from emotive.rigs.landmark_binding import Binding
+
+    head = load_default_head()
+    with open(BINDING_PATH, encoding="utf-8") as f:
+        binding = Binding.from_dict(json.load(f)["mediapipe478"])
+    rest, opening = binding.evaluate(head.vertices), binding.evaluate(head.shape_keys["jawOpen"])
+    pts = rest + np.asarray(jaw)[:, None, None] * opening                  # Blender axes, metres
+    cam = np.stack([0.5 + pts[..., 0] / 0.4, 0.5 - (pts[..., 2] - 0.17) / 0.4, pts[..., 1] / 0.4], -1)
+    n = len(jaw)
+    track = CaptureTrack(format="video", path=str(path), fps=30.0, times=np.arange(n) / 30.0,
+                         valid=np.ones(n, bool), landmarks=cam.astype(np.float32), landmark_set="mediapipe478",
+                         coords="normalised", image_size=(512, 512))
+    return write_json(track, path)
+
+
+def test_a_facemesh_capture_is_solved_against_the_keys_as_facemesh_sees_them(tmp_path, monkeypatch):
+    """FaceMesh's points are not skin points (its inner lips follow the opening): a MediaPipe
+    capture is solved against the default head's keys as FaceMesh saw them (rigs/head_mesh.py:
+    tracked_signatures), a capture of other landmarks against the surface signatures."""
+    from emotive.pipeline import capture
+    from emotive.rigs.head_mesh import tracked_signatures
+
+    seen = []
+    solver = capture._solver
+    monkeypatch.setattr(capture, "_solver", lambda tracked=None: seen.append(tracked) or solver(tracked))
+    jaw = np.r_[np.zeros(10), np.linspace(0.0, 0.8, 20)]
+    take = make_take("capture", _facemesh_json(tmp_path / "face.json", jaw), smoothing=0.0, neutral_frame=0)
+    assert seen[0] is tracked_signatures("mediapipe478")
+    assert np.abs(take.arkit[:10]).max() < 0.02
+    opened = take.arkit[:, ARKIT_INDEX["jawOpen"]]
+    assert 0.0 < opened[15] < opened[-1]      # skin points opening the jaw still read as jawOpen rising
+    make_take("capture", shared("capture/openpose_moface/json"))
+    assert seen[-1] is None

