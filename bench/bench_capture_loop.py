@@ -11,7 +11,11 @@ the rest pose (goal within 2 degrees), the reader's decode + FaceMesh rate and t
 (goal >= 30 frames/s at 640x480). Also the take with the default settings (the median face as
 rest). Then a 3,000-frame, 478-landmark MediaPipe JSON (the loop's landmarks tiled) is imported,
 cleaned and retargeted (goal < 1 s).
-Run: .venv/bin/python bench/bench_capture_loop.py [--frames 240] [--keep DIR]   (~4 min on 2 cores)
+The capture is solved against the keys as FaceMesh sees them on the default head
+(rigs/data/default_head_tracked.npz, scripts/track_default_head_keys.py), each key's measured
+variance its own ridge.
+Run: .venv/bin/python bench/bench_capture_loop.py [--frames 240] [--keep DIR [--reuse]]   (~4 min on 2 cores;
+--reuse imports the videos already in DIR again instead of rendering them, for a quick re-check of the solve)
 """
 
 from __future__ import annotations
@@ -27,13 +31,12 @@ import cv2
 import numpy as np
 from head_scene import head_scene
 
-from emotive.pipeline import make_take
+from emotive.pipeline import capture, make_take
 from emotive.rigs import capture_cleaning, formats
 from emotive.rigs.arkit import ARKIT_NAMES
 from emotive.rigs.capture_cleaning import euler_to_matrix, matrix_to_euler
 from emotive.rigs.formats import video
-from emotive.rigs.head_mesh import IDENTITY_VARIANTS, default_head_rig, identity_variant_vertices, load_default_head
-from emotive.rigs.retarget import ShapeKeySolver
+from emotive.rigs.head_mesh import IDENTITY_VARIANTS, identity_variant_vertices, load_default_head, tracked_signatures
 
 WIDTH, HEIGHT = 640, 480
 FPS = 30000 / 1001
@@ -184,7 +187,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=240)
     ap.add_argument("--keep", type=Path, help="keep the videos and rendered frames in this folder")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: import the videos already there (same --frames) instead of rendering")
     args = ap.parse_args()
+    if args.reuse and not args.keep:
+        ap.error("--reuse needs --keep DIR")
     default = load_default_head()
     heads = {"default head": default,
              f"identity {VARIANT}": dataclasses.replace(
@@ -195,9 +202,11 @@ def main():
         folder.mkdir(parents=True, exist_ok=True)
         track = None
         for name, mesh in heads.items():
-            scene, obj = scene_with_head(mesh)
+            path = folder / f"{name.split()[-1]}.mp4"
             t = time.perf_counter()
-            path = render_video(scene, obj, weights, yaw, pitch, folder / f"{name.split()[-1]}.mp4")
+            if not (args.reuse and path.exists()):
+                scene, obj = scene_with_head(mesh)
+                render_video(scene, obj, weights, yaw, pitch, path)
             render_s = time.perf_counter() - t
             t = time.perf_counter()
             track = formats.read(path)
@@ -225,8 +234,7 @@ def main():
         t1 = time.perf_counter()
         clean = capture_cleaning.clean(long_track)
         t2 = time.perf_counter()
-        _, signatures = default_head_rig()
-        ShapeKeySolver(signatures, regularisation=1e-3).solve(clean.offsets().astype(np.float32))
+        capture._solver(tracked_signatures(long_track.landmark_set)).solve(clean.offsets().astype(np.float32))
         t3 = time.perf_counter()
         long_take = make_take("capture", json_path)
         t4 = time.perf_counter()
