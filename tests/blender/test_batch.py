@@ -45,7 +45,8 @@ def first_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("batch")
     jobs = write_jobs(tmp / "jobs.jsonl", *SPECS)
     started = time.perf_counter()
-    proc = emotive("batch", jobs, "--out", tmp / "out", "--workers", 2, "--timeout", 4, via=HERE / "crashing_cli.py")
+    # --timeout 10: a cold worker's first job loads Blender's exporters and the models, 4-5 s on a busy machine
+    proc = emotive("batch", jobs, "--out", tmp / "out", "--workers", 2, "--timeout", 10, via=HERE / "crashing_cli.py")
     return tmp, jobs, proc, time.perf_counter() - started
 
 
