@@ -183,13 +183,11 @@ def _number_rows(pa, pacsv, data: bytes, spans, columns: int):
     """The spans' numbers, one (rows, columns) array per span, or None where the CSV reader refuses
     them. The text from the first span to the last becomes CSV rows ',x,y,z' (an empty first
     column): the text between the spans blank lines, brackets gone."""
-    first, last = spans[0][0], spans[-1][1]
-    text = bytearray(last - first + 1)
-    text[0:1] = b","
-    text[1:] = memoryview(data)[first:last]
+    first = spans[0][0]
+    text = bytearray(memoryview(data)[first:spans[-1][1]])
+    text[0] = 44   # "[[x" -> ",[x": every row starts with its ','
     for (_, gap_start), (gap_end, _) in zip(spans[:-1], spans[1:]):
-        size = gap_end - gap_start
-        text[gap_start - first + 1:gap_end - first + 1] = b"\n" * (size - 1) + b","
+        text[gap_start - first:gap_end - first] = b"\n" * (gap_end - gap_start - 1) + b","
     rows = text.translate(_ROWS, b"[ ")
     del text
     names = [f"c{i}" for i in range(columns + 1)]
