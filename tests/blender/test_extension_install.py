@@ -82,5 +82,5 @@ def test_zip_installed_in_a_bare_blender_animates_text_speech_and_capture(extens
     extension_site = str(tmp_path / "user")
     for module, origin in result["origins"].items():
         assert origin is None or origin.startswith(extension_site), f"{module} came from {origin}"
-    for module in ("scipy", "mediapipe", "cv2", "faster_whisper", "pocketsphinx", "soundfile"):
+    for module in ("scipy", "mediapipe", "cv2", "faster_whisper", "pocketsphinx", "soundfile", "orjson"):
         assert result["origins"][module], f"{module} was never imported: the check above proves nothing"
