@@ -194,13 +194,22 @@ def _iter_read(path: Path, format: str | None):
     reader = formats.detect(path, format)
     if reader is not video:
         return reader.read(path)
-    entry = capture_cache.entry(load_settings().cache(capture_cache.FOLDER), path)
-    track = capture_cache.load(entry)
+    try:
+        entry = capture_cache.entry(load_settings().cache(capture_cache.FOLDER), path)
+    except EmotiveError as exc:         # no cache folder: track anyway, and say why it is not kept
+        entry, why = None, str(exc)
+    track = capture_cache.load(entry) if entry else None
     if track is not None:
         track.warnings.append("landmarks read from the cache folder (tracked in an earlier import)")
         return track
     track = yield from within(_tracked_frames(video.iter_read(path)), 0.0, 0.3)
-    capture_cache.store(entry, track)
+    if entry is None:
+        track.warnings.append(f"the tracked landmarks are not cached: {why}")
+    else:
+        try:
+            capture_cache.store(entry, track)
+        except OSError as exc:
+            track.warnings.append(f"the tracked landmarks are not cached: cannot write '{entry}' ({exc.strerror})")
     return track
 
 

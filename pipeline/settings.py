@@ -35,10 +35,14 @@ class Settings:
     cache_dir: str = ""           # video landmarks, spoken lines of unsaved files, compiled code
 
     def cache(self, *parts: str) -> Path:
-        """A folder under the cache folder, made on first use."""
+        """A folder under the cache folder, made on first use; EmotiveError when it cannot be."""
         root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
         path = root.joinpath(*parts)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmotiveError(f"the cache folder '{path}' cannot be made ({exc.strerror}); choose another in the "
+                               "add-on's preferences or with: python -m emotive settings --set cache_dir=DIR") from exc
         return path
 
     def model(self, kind: str) -> str | None:
@@ -144,6 +148,10 @@ def update(path: Path | None = None, **values) -> Settings:
 def use_cache_folder(settings: Settings) -> None:
     """Point the libraries that cache on disk at the cache folder, unless the user already has:
     numba (under librosa) otherwise writes compiled code beside its sources, which a read-only
-    install cannot, and compiles again in every session; speech training caches clip features."""
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.cache("numba")))
-    os.environ.setdefault("EMOTIVE_SPEECH_CACHE", str(settings.cache("speech-features")))
+    install cannot, and compiles again in every session; speech training caches clip features.
+    A cache folder that cannot be made leaves them as they were (a cache is never worth an error)."""
+    try:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.cache("numba")))
+        os.environ.setdefault("EMOTIVE_SPEECH_CACHE", str(settings.cache("speech-features")))
+    except EmotiveError:
+        pass

@@ -94,3 +94,15 @@ def test_esc_while_tracking_stops_between_frames(tmp_path, cap):
             break
     steps.close()                                        # what the operator does on Esc
     assert fraction < 0.3
+
+
+def test_a_cache_folder_that_cannot_be_made_only_costs_the_cache(tmp_path, cap, monkeypatch):
+    from emotive.pipeline import settings
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(settings.ENV, str(tmp_path / "settings.json"))
+    settings.update(cache_dir=str(blocker / "cache"))
+    take = make_take("capture", cap.write_video(tmp_path / "face.mp4", n=12))
+    assert take.n_frames == 12
+    assert any("not cached" in w and "cache_dir" in w for w in take.warnings), take.warnings
