@@ -102,7 +102,8 @@ def run_job(job: Job, terminal: Terminal) -> dict:
     """Run one checked Job (jobs.check_job); -> its report. EmotiveError on bad input."""
     head, target, extras = prepare_character(job, terminal)
     steps = SOURCES[job.source](**job.inputs, keep_landmarks=target.needs_landmarks)
-    take = drain(steps, terminal.progress)
+    with terminal.hushed():    # the trackers' and recognisers' own logging (MediaPipe, TFLite, CTranslate2)
+        take = drain(steps, terminal.progress)
     terminal.end_stage()
     scene = bpy.context.scene
     scene.frame_start = 1

@@ -200,7 +200,6 @@ def _iter_read(path: Path, format: str | None):
         entry, why = None, str(exc)
     track = capture_cache.load(entry) if entry else None
     if track is not None:
-        track.warnings.append("landmarks read from the cache folder (tracked in an earlier import)")
         return track
     track = yield from within(_tracked_frames(video.iter_read(path)), 0.0, 0.3)
     if entry is None:
@@ -218,7 +217,7 @@ def _tracked_frames(steps):
     try:
         while True:
             done, total = next(steps)
-            yield (done / total if total else 0.0), f"tracking the face: frame {done:,} of {total:,}"
+            yield (done / total if total else 0.0), "tracking the face"   # one stage: the fraction moves
     except StopIteration as stop:
         return stop.value
 
