@@ -33,6 +33,8 @@ def _problem() -> str | None:
 
 
 def _store(name: str, value) -> None:
+    if isinstance(value, float):
+        value = round(value, 4)          # the property's float32: 0.3 comes back 0.30000001
     try:
         user_settings.update(**{name: value})
     except EmotiveError as exc:         # an unreadable file: keep it for the user to mend (draw says so)
@@ -50,7 +52,7 @@ def _setting(prop, key: str, **options):
         _store(key, bpy.path.abspath(value) if options.get("subtype") in ('FILE_PATH', 'DIR_PATH') and value
                else value)
 
-    return prop(get=get, set=set, **options)
+    return prop(get=get, set=set, default=getattr(user_settings.DEFAULTS, key), **options)
 
 
 SHIPPED = Path(__file__).resolve().parent / "ml" / "weights"

@@ -3,6 +3,8 @@
 Results live in the scene (not in Python globals) so they are saved with the file and follow undo.
 """
 
+import math
+
 import bpy
 
 from .pipeline.settings import DEFAULTS
@@ -41,7 +43,7 @@ def apply_defaults(settings) -> None:
     and whenever one changes)."""
     for name, make in PREFERRED.items():
         value = getattr(settings, name)
-        if EmotiveSettings.bl_rna.properties[name].default != value:
+        if not math.isclose(EmotiveSettings.bl_rna.properties[name].default, value, rel_tol=1e-6):  # float32
             setattr(EmotiveSettings, name, make(value))
 
 

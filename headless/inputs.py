@@ -112,6 +112,10 @@ class CaptureInput:
                                  + FROM_SETTINGS)
         parser.add_argument("--alpha-face", type=float, default=setting("alpha_face"),
                             help="how much the rest of the face takes, 0-2 (with --emotion-from)" + FROM_SETTINGS)
+        parser.add_argument("--model", type=Path, default=setting("model"),
+                            help="the text-emotion model that reads --emotion-from (train-text)" + FROM_SETTINGS)
+        parser.add_argument("--voice-model", type=Path, default=setting("voice_model"),
+                            help="the voice emotion model of --emotion-from audio (train-speech)" + FROM_SETTINGS)
         parser.add_argument("--save-dataset", type=Path, metavar="FILE.npz",
                             help="also save the take's windows as training data for the expression LSTM "
                                  "(python -m emotive train-expressions --data FILE.npz); needs --fps 30")
@@ -127,24 +131,27 @@ class CaptureInput:
 
         gains = {r: getattr(args, r) for r in ("upper", "middle", "lower") if getattr(args, r) != 1.0}
         path = check_options(args.capture, args.smoothing, args.min_confidence, args.fps, gains)
-        from_audio = args.emotion_from == AUDIO
+        from_audio = args.emotion_from is not None and args.emotion_from.strip().lower() == AUDIO
         if args.emotion_from is not None:
             from ..pipeline.attention import check_alphas
             from ..pipeline.text import check_text
 
             if from_audio:
-                from ..pipeline.audio import is_container, sound_seconds
+                from ..pipeline.audio import has_sound
 
-                if not (is_container(path) and sound_seconds(path)):
+                if not has_sound(path):
                     raise EmotiveError(f"--emotion-from audio: '{path}' has no sound track (only a video's "
                                        "sound can be heard); give a line of text instead")
             else:
                 check_text(args.emotion_from)
             check_alphas(args.alpha_mouth, args.alpha_face)
+            check_models(args, "model", "voice_model")
         return path.stem, dict(path=str(path), format=args.format, fps=args.fps, smoothing=args.smoothing,
                                min_confidence=args.min_confidence, neutral_frame=args.neutral_frame,
                                region_gains=gains or None, emotion_from_audio=from_audio,
                                emotion_text=None if from_audio else args.emotion_from,
+                               text_model_path=str(args.model) if args.model else None,
+                               voice_model_path=str(args.voice_model) if args.voice_model else None,
                                alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face,
                                save_dataset=_dataset_path(args), dataset_label=args.dataset_label)
 

@@ -138,7 +138,9 @@ def _outputs(raw, out_dir: Path, where: str) -> list[Path]:
 def _settings_argv(options: _Options, spec: dict) -> list[str]:
     """The user's settings (inputs.SETTING_DEFAULTS) the spec does not override, as flags: a job then
     means the same on every worker (a Dask worker on another machine reads no settings file of
-    this one), and a changed setting changes the job's digest, so a re-run redoes it."""
+    this one), and a changed setting changes the job's digest, so a re-run redoes it. An empty
+    model setting (the shipped model) has no flag to say so: a worker whose own settings name a
+    model of its own would use that one."""
     from .inputs import SETTING_DEFAULTS, setting
 
     argv = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 from ..errors import EmotiveError
@@ -39,17 +39,24 @@ def _parse(item: str) -> tuple[str, object]:
 
 def run(args) -> int:
     """Print the settings in force (after any change) as JSON, and where they live."""
-    changes = dict(_parse(item) for item in args.set)
-    if "all" in args.reset:              # also mends a file that no longer reads
-        user_settings.save(user_settings.DEFAULTS)
+    known = {f.name for f in fields(user_settings.Settings)}
+    resets = {}
     for key in args.reset:
-        if key == "all":
-            continue
         key = key.replace("-", "_")
-        if not hasattr(user_settings.DEFAULTS, key):
-            raise EmotiveError(f"--reset '{key}': not a setting")
-        changes[key] = getattr(user_settings.DEFAULTS, key)
-    settings = user_settings.update(**changes) if changes else user_settings.load()
+        if key != "all" and key not in known:
+            raise EmotiveError(f"--reset '{key}': not a setting; use 'all' or one of {', '.join(sorted(known))}")
+        resets[key] = None
+    changes = dict(_parse(item) for item in args.set)
+    if "all" in resets:                  # also mends a file that no longer reads
+        base = user_settings.DEFAULTS
+    elif resets or changes:
+        base = user_settings.load()
+    else:
+        base = None
+    if base is not None:                 # every value checked before the file is written, once
+        values = {k: getattr(user_settings.DEFAULTS, k) for k in resets if k != "all"} | changes
+        user_settings.save(user_settings.check(replace(base, **values), "settings"))
+    settings = user_settings.load()
     print(f"# {user_settings.settings_path()}" + ("" if user_settings.settings_path().exists() else " (not written yet: "
                                                    "the defaults)"))
     print(json.dumps(asdict(settings), indent=2))

@@ -6,6 +6,7 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..errors import EmotiveError
+from ..preferences import text_model_path, voice_model_path
 from ..rigs.formats import READERS
 from .take import TakeOperator
 
@@ -66,7 +67,8 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
             format=None if self.capture_format == 'AUTO' else self.capture_format.lower(),
             fps=render.fps / render.fps_base, smoothing=self.smoothing, min_confidence=self.min_confidence,
             region_gains=gains or None, emotion_text=self.emotion_text.strip() or None,
-            emotion_from_audio=self.emotion_from_sound,
+            emotion_from_audio=self.emotion_from_sound, text_model_path=text_model_path(context),
+            voice_model_path=voice_model_path(context),
             alpha_mouth=alpha_mouth, alpha_face=alpha_face, keep_landmarks=target.needs_landmarks)
 
     def execute(self, context):

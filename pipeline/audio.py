@@ -75,14 +75,17 @@ def _container_seconds(container, stream) -> float:
     return (container.duration or 0) / 1_000_000
 
 
-def sound_seconds(path) -> float:
-    """How long a video's sound track says it lasts; 0 when it has none (or it says nothing)."""
+def has_sound(path) -> bool:
+    """Whether a video holds a sound track (whether or not its headers say how long it lasts:
+    a browser's WebM recording does not)."""
+    if not is_container(path):
+        return False
     try:
-        container, stream = _open_container(Path(path))
+        container, _ = _open_container(Path(path))
     except EmotiveError:
-        return 0.0
-    with container:
-        return _container_seconds(container, stream)
+        return False
+    container.close()
+    return True
 
 
 def check_audio_file(path) -> Path:

@@ -71,7 +71,8 @@ def _solver(tracked=None):
 def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
               min_confidence: float = 0.3, neutral_frame: int | None = None,
               region_gains: dict | None = None, emotion_text: str | None = None,
-              emotion_from_audio: bool = False, alpha_mouth: float = 0.3, alpha_face: float = 1.0, save_dataset: str | None = None,
+              emotion_from_audio: bool = False, text_model_path: str | None = None,
+              voice_model_path: str | None = None, alpha_mouth: float = 0.3, alpha_face: float = 1.0, save_dataset: str | None = None,
               dataset_label: str | None = None, keep_landmarks: bool = True, **_ignored):
     """Yield (fraction, message) while working; return the Take.
 
@@ -81,7 +82,8 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     recording of blendshape scores only has its neutral in the scores already); region_gains: {"upper"|"middle"|"lower": gain} to
     exaggerate (> 1) or damp (< 1) part of the face; emotion_text: migrate the performance toward
     this text's emotions (pipeline/migration.py), emotion_from_audio: toward the emotions the
-    speech path hears in the video's own sound track, alpha_mouth / alpha_face their blend weights;
+    speech path hears in the video's own sound track (text_model_path / voice_model_path: the
+    user's models, None the shipped ones), alpha_mouth / alpha_face their blend weights;
     save_dataset: also write the take's windows as expression-LSTM training data (an .npz,
     pipeline/capture_dataset.py), labelled by the classifier or with dataset_label."""
     from ..rigs import capture_cleaning
@@ -102,10 +104,12 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         if emotion_from_audio:
             raise EmotiveError("the emotion comes from a text or from the video's sound, not both")
         check_text(emotion_text)
-    sound = audio_io.sound_seconds(path) if audio_io.is_container(path) else 0.0
-    if emotion_from_audio and not sound:
-        raise EmotiveError(f"'{path}' has no sound track to hear the emotion in: the emotion can come from "
-                           "the sound of a video (MP4, MOV, AVI, WebM, MKV) only; give a text instead")
+    sound = audio_io.has_sound(path)
+    if emotion_from_audio:
+        if not sound:
+            raise EmotiveError(f"'{path}' has no sound track to hear the emotion in: the emotion can come from "
+                               "the sound of a video (MP4, MOV, AVI, WebM, MKV) only; give a text instead")
+        audio_io.check_audio_file(path)      # its length and decoder, before the tracking
     yield 0.0, f"reading {path.name}"
     track = yield from _iter_read(path, format)  # FormatError names the file and frame
     yield 0.3, "cleaning the capture"
@@ -152,10 +156,10 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
 
         wanted = emotion_text
         if emotion_from_audio:
-            wanted = yield from _iter_hear_timeline(path, warnings)
+            wanted = yield from _iter_hear_timeline(path, warnings, voice_model_path, text_model_path)
         yield 0.95, "migrating the expressions"
-        delta, wanted = migration(segments, wanted, n, float(clean.fps),
-                                  alpha_mouth=alpha_mouth, alpha_face=alpha_face)
+        delta, wanted = migration(segments, wanted, n, float(clean.fps), alpha_mouth=alpha_mouth,
+                                  alpha_face=alpha_face, model_path=text_model_path)
         arkit = np.clip(arkit + _solver().solve(delta), 0.0, 1.0).astype(np.float32)
         motion = motion + delta
         if landmarks is not None:
@@ -222,14 +226,13 @@ def _tracked_frames(steps):
         return stop.value
 
 
-def _iter_hear_timeline(path: Path, warnings: list[str]):
+def _iter_hear_timeline(path: Path, warnings: list[str], voice_model_path=None, text_model_path=None):
     """Yield progress; return the emotion timeline the speech path hears in a video's sound
     (recognised words fused with the voice, per utterance), on the capture's clock."""
     from .speech import iter_hear
 
-    yield 0.9, "reading the sound"
-    audio = audio_io.load(path)
-    heard = yield from within(iter_hear(audio, None), 0.9, 0.95)
+    audio = yield from within(audio_io.iter_load(path), 0.9, 0.91, "reading the sound")
+    heard = yield from within(iter_hear(audio, None, voice_model_path, text_model_path), 0.91, 0.95)
     warnings += [f"sound: {w}" for w in heard.warnings]
     return heard.timeline(audio.duration)
 

@@ -5,7 +5,8 @@ MediaPipe FaceMesh on every frame again.
 An entry is an .npz named by a hash of the video's resolved path, size and modification time, the
 reader's options and CACHE_VERSION; a changed or replaced video, or a new reader, misses. Entries
 are plain arrays and a JSON header (np.load without pickle), so a cache file is data, never code.
-The folder is the settings' cache folder (pipeline/settings.py) and may be emptied at any time.
+The folder is the settings' cache folder (pipeline/settings.py) and may be emptied at any time; it
+is kept under MAX_BYTES by deleting the entries written longest ago.
 """
 
 from __future__ import annotations
@@ -22,11 +23,21 @@ CACHE_VERSION = 1
 FOLDER = "video-landmarks"
 
 
-def _key(path: Path, options: dict) -> str:
-    import mediapipe
+MAX_BYTES = 2 * 2**30      # the oldest entries go beyond this (about 6 hours of 30 fps video)
 
+
+def _tracker_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mediapipe")
+    except metadata.PackageNotFoundError:     # the reader says what is missing
+        return "none"
+
+
+def _key(path: Path, options: dict) -> str:
     stat = path.stat()
-    spec = [CACHE_VERSION, str(path.resolve()), stat.st_size, stat.st_mtime_ns, mediapipe.__version__,
+    spec = [CACHE_VERSION, str(path.resolve()), stat.st_size, stat.st_mtime_ns, _tracker_version(),
             sorted(options.items())]
     return hashlib.sha256(json.dumps(spec, default=str).encode()).hexdigest()[:32]
 
@@ -36,10 +47,12 @@ def entry(folder: Path, path, options: dict | None = None) -> Path:
 
 
 def load(file: Path):
-    """The CaptureTrack stored in `file`, or None when there is none (or it cannot be read: a
-    cache entry is never worth an error)."""
+    """The CaptureTrack stored in `file`, or None when there is none. One that cannot be read (a
+    truncated or damaged file) is deleted: a cache entry is never worth an error."""
     from ..rigs.formats.track import CaptureTrack
 
+    if not file.exists():
+        return None
     try:
         with np.load(file, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
@@ -47,7 +60,8 @@ def load(file: Path):
         if header.get("image_size") is not None:
             header["image_size"] = tuple(header["image_size"])
         return CaptureTrack(**header, **arrays).check()
-    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+    except Exception:  # noqa: BLE001 - zip, npy, JSON and field errors alike: track the video again
+        file.unlink(missing_ok=True)
         return None
 
 
@@ -66,3 +80,16 @@ def store(file: Path, track) -> None:
     tmp = file.with_name(f".{file.stem}.{os.getpid()}.npz")
     np.savez(tmp, header=np.array(json.dumps(header)), **arrays)
     os.replace(tmp, file)
+    _prune(file.parent, keep=file)
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Delete the least recently written entries while the folder holds more than MAX_BYTES."""
+    entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in entries)
+    for old in entries:
+        if total <= MAX_BYTES:
+            break
+        if old != keep:
+            total -= old.stat().st_size
+            old.unlink(missing_ok=True)

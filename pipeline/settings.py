@@ -90,8 +90,15 @@ def from_dict(data, where: str = "settings") -> Settings:
     unknown = sorted(set(data) - known)
     if unknown:
         raise EmotiveError(f"{where}: unknown setting '{unknown[0]}'; known: {', '.join(sorted(known))}")
-    values = {k: float(v) if k in RANGES and isinstance(v, int) and not isinstance(v, bool) else v
-              for k, v in data.items()}
+    values = {}
+    for k, v in data.items():
+        if k in RANGES and isinstance(v, int) and not isinstance(v, bool):
+            try:
+                v = float(v)
+            except OverflowError:
+                raise EmotiveError(f"{where}: '{k}' must be a number from {RANGES[k][0]:g} to {RANGES[k][1]:g}, "
+                                   "got a number too large") from None
+        values[k] = v
     return check(replace(DEFAULTS, **values), where)
 
 
@@ -104,9 +111,9 @@ def load(path: Path | None = None) -> Settings:
     path = Path(path) if path else settings_path()
     try:
         stat = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return DEFAULTS
-    stamp = (stat.st_mtime_ns, stat.st_size)
+    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)     # save() replaces the file: a new inode
     if path in _loaded and _loaded[path][0] == stamp:
         return _loaded[path][1]
     try:
@@ -115,6 +122,8 @@ def load(path: Path | None = None) -> Settings:
         raise EmotiveError(f"settings file '{path}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise EmotiveError(f"settings file '{path}', line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    except ValueError as exc:            # e.g. an integer of thousands of digits
+        raise EmotiveError(f"settings file '{path}': not valid settings ({exc})") from exc
     except OSError as exc:
         raise EmotiveError(f"cannot read the settings file '{path}': {exc.strerror}") from exc
     settings = from_dict(data, f"settings file '{path}'")
@@ -128,12 +137,18 @@ def save(settings: Settings, path: Path | None = None) -> Path:
     path = Path(path) if path else settings_path()
     check(settings, f"settings for '{path}'")
     changed = {k: v for k, v in asdict(settings).items() if v != getattr(DEFAULTS, k)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(changed, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(changed, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise EmotiveError(f"cannot write the settings file '{path}': {exc.strerror or exc}") from exc
     _loaded.pop(path, None)
     return path
 

@@ -120,6 +120,8 @@ def within(steps, start: float, end: float, message: str = ""):
             yield start * (1 - fraction) + end * fraction, text   # ends on `end` exactly
     except StopIteration as done:
         return done.value
+    finally:
+        steps.close()        # Esc closes the outer generator: the inner one lets go of its files now
 
 
 def drain(steps, progress=None):

@@ -85,3 +85,10 @@ def test_the_preferences_say_which_weights_are_in_use(prefs, tmp_path):
     mine.write_bytes(b"")
     (tmp_path / "studio.metrics.json").write_text("{}")
     assert in_use("voice") == ("In use: yours, studio.safetensors (metrics beside it)", False)
+
+
+def test_reset_to_default_gives_the_built_in_values(prefs, tmp_path):
+    for name, default in (("fps", 30.0), ("wpm", 160.0), ("alpha_mouth", 0.3), ("alpha_face", 1.0)):
+        assert prefs.bl_rna.properties[name].default == pytest.approx(default)
+    prefs.alpha_mouth = 0.3                               # float32 in, the same default out: nothing stored
+    assert not (tmp_path / "settings.json").exists() or "alpha_mouth" not in (tmp_path / "settings.json").read_text()

@@ -128,3 +128,27 @@ def test_the_settings_file_is_where_the_environment_says_or_the_platforms(settin
     out = subprocess.run([sys.executable, "-c", "from emotive.pipeline import settings; print(settings.settings_path())"],
                          capture_output=True, text=True, check=True, env={"HOME": "/home/someone", "PATH": ""})
     assert out.stdout.strip().endswith("emotive/settings.json")
+
+
+def test_a_bad_change_leaves_the_file_as_it_was(settings_file):
+    settings.update(wpm=120.0, text_model="/models/t.safetensors")
+    before = settings_file.read_text()
+    assert main(["settings", "--reset", "all", "--set", "fps=1000"]) == 2
+    assert main(["settings", "--reset", "all", "--reset", "bogus"]) == 2
+    assert main(["settings", "--reset", "cache"]) == 2        # a method of Settings, not a setting
+    assert settings_file.read_text() == before
+
+
+def test_numbers_too_large_and_unwritable_files_are_errors_not_tracebacks(settings_file, tmp_path, monkeypatch):
+    settings_file.parent.mkdir(parents=True)
+    settings_file.write_text('{"fps": 1' + "0" * 400 + "}")
+    with pytest.raises(EmotiveError, match="'fps' must be a number"):
+        settings.load()
+    settings_file.write_text('{"fps": 1' + "0" * 5000 + "}")
+    with pytest.raises(EmotiveError, match="not valid settings"):
+        settings.load()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    monkeypatch.setenv(settings.ENV, str(blocker / "settings.json"))
+    with pytest.raises(EmotiveError, match="cannot write the settings file"):
+        settings.update(fps=24.0)

@@ -12,6 +12,15 @@ from emotive.rigs.arkit import ARKIT_NAMES
 from emotive.rigs.formats import mediapipe_json
 
 
+@pytest.fixture(autouse=True, params=["bulk", "plain"])
+def json_path(request, monkeypatch):
+    """Every test on both paths: the landmark lists parsed in bulk (pyarrow, as on the command
+    line) and the plain parse (a stock Blender carries no pyarrow): same tracks, same errors."""
+    if request.param == "plain":
+        monkeypatch.setattr(mediapipe_json, "number_lists", lambda *args, **kwargs: None)
+    return request.param
+
+
 def points(n=478, seed=0, scale=1.0):
     rng = np.random.default_rng(seed)
     p = rng.random((n, 3)) * [0.5, 0.6, 0.1] + [0.25, 0.2, -0.05]

@@ -113,3 +113,17 @@ def test_a_cache_folder_that_cannot_be_made_only_costs_the_cache(tmp_path, cap, 
     take = make_take("capture", cap.write_video(tmp_path / "face.mp4", n=12))
     assert take.n_frames == 12
     assert any("not cached" in w and "cache_dir" in w for w in take.warnings), take.warnings
+
+
+def test_a_damaged_cache_entry_is_tracked_again_and_replaced(tmp_path, cap, monkeypatch):
+    from emotive.pipeline import settings
+
+    monkeypatch.setenv(settings.ENV, str(tmp_path / "settings.json"))
+    settings.update(cache_dir=str(tmp_path / "cache"))
+    path = cap.write_video(tmp_path / "face.mp4", n=12)
+    first = make_take("capture", path, smoothing=0.0)
+    (entry,) = (tmp_path / "cache" / "video-landmarks").glob("*.npz")
+    entry.write_bytes(entry.read_bytes()[:200])                       # a truncated file
+    again = make_take("capture", path, smoothing=0.0)
+    np.testing.assert_array_equal(again.arkit, first.arkit)
+    assert entry.stat().st_size > 10_000                               # written anew
