@@ -26,6 +26,7 @@ def setting(dest: str):
 
 
 FROM_SETTINGS = " (default: %(default)s, from the settings: python -m emotive settings)"
+MODEL_FROM_SETTINGS = " (default: the settings' model, else the shipped one: python -m emotive settings)"
 
 
 class TextInput:
@@ -113,9 +114,9 @@ class CaptureInput:
         parser.add_argument("--alpha-face", type=float, default=setting("alpha_face"),
                             help="how much the rest of the face takes, 0-2 (with --emotion-from)" + FROM_SETTINGS)
         parser.add_argument("--model", type=Path, default=setting("model"),
-                            help="the text-emotion model that reads --emotion-from (train-text)" + FROM_SETTINGS)
+                            help="the text-emotion model that reads --emotion-from (train-text)" + MODEL_FROM_SETTINGS)
         parser.add_argument("--voice-model", type=Path, default=setting("voice_model"),
-                            help="the voice emotion model of --emotion-from audio (train-speech)" + FROM_SETTINGS)
+                            help="the voice emotion model of --emotion-from audio (train-speech)" + MODEL_FROM_SETTINGS)
         parser.add_argument("--save-dataset", type=Path, metavar="FILE.npz",
                             help="also save the take's windows as training data for the expression LSTM "
                                  "(python -m emotive train-expressions --data FILE.npz); needs --fps 30")
@@ -190,16 +191,16 @@ def add_speech_arguments(parser) -> None:
     parser.add_argument("--alpha-face", type=float, default=setting("alpha_face"),
                         help="α2: how much of the emotion the rest of the face takes, 0-2" + FROM_SETTINGS)
     parser.add_argument("--voice-model", type=Path, default=setting("voice_model"),
-                        help="a voice emotion model other than the shipped one (train-speech)" + FROM_SETTINGS)
+                        help="a voice emotion model other than the shipped one (train-speech)" + MODEL_FROM_SETTINGS)
     if not any(a.dest == "model" for a in parser._actions):
         _model_arguments(parser)
 
 
 def _model_arguments(parser) -> None:
     parser.add_argument("--model", type=Path, default=setting("model"),
-                        help="a text-emotion model other than the shipped one (train-text)" + FROM_SETTINGS)
+                        help="a text-emotion model other than the shipped one (train-text)" + MODEL_FROM_SETTINGS)
     parser.add_argument("--expression-model", type=Path, default=setting("expression_model"),
-                        help="an expression LSTM other than the shipped one (train-expressions)" + FROM_SETTINGS)
+                        help="an expression LSTM other than the shipped one (train-expressions)" + MODEL_FROM_SETTINGS)
 
 
 def speech_options(args) -> dict:
