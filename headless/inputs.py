@@ -108,15 +108,8 @@ class CaptureInput:
                             help="migrate the performance toward this line's emotions where they differ from "
                                  "the captured ones (the mouth keeps its articulation); 'audio': toward the "
                                  "emotions heard in the video's own sound (words and voice, as `speech` hears them)")
-        parser.add_argument("--alpha-mouth", type=float, default=setting("alpha_mouth"),
-                            help="how much of the wanted expression the mouth takes, 0-2 (with --emotion-from)"
-                                 + FROM_SETTINGS)
-        parser.add_argument("--alpha-face", type=float, default=setting("alpha_face"),
-                            help="how much the rest of the face takes, 0-2 (with --emotion-from)" + FROM_SETTINGS)
-        parser.add_argument("--model", type=Path, default=setting("model"),
-                            help="the text-emotion model that reads --emotion-from (train-text)" + MODEL_FROM_SETTINGS)
-        parser.add_argument("--voice-model", type=Path, default=setting("voice_model"),
-                            help="the voice emotion model of --emotion-from audio (train-speech)" + MODEL_FROM_SETTINGS)
+        _emotion_arguments(parser, when=" (with --emotion-from)")
+        _text_model_argument(parser)
         parser.add_argument("--save-dataset", type=Path, metavar="FILE.npz",
                             help="also save the take's windows as training data for the expression LSTM "
                                  "(python -m emotive train-expressions --data FILE.npz); needs --fps 30")
@@ -185,20 +178,29 @@ def add_speech_arguments(parser) -> None:
     """What speech and voiced text share: the emotion's weight on the mouth and elsewhere, models."""
     if not any(a.dest == "intensity" for a in parser._actions):
         parser.add_argument("--intensity", type=float, default=1.0, help="expression strength, 0-2")
-    parser.add_argument("--alpha-mouth", type=float, default=setting("alpha_mouth"),
-                        help="α1: how much of the emotion the talking mouth takes, 0-2 (low keeps speech readable)"
-                             + FROM_SETTINGS)
-    parser.add_argument("--alpha-face", type=float, default=setting("alpha_face"),
-                        help="α2: how much of the emotion the rest of the face takes, 0-2" + FROM_SETTINGS)
-    parser.add_argument("--voice-model", type=Path, default=setting("voice_model"),
-                        help="a voice emotion model other than the shipped one (train-speech)" + MODEL_FROM_SETTINGS)
+    _emotion_arguments(parser)
     if not any(a.dest == "model" for a in parser._actions):
         _model_arguments(parser)
 
 
-def _model_arguments(parser) -> None:
+def _emotion_arguments(parser, when: str = "") -> None:
+    """α1, α2 and the voice model: how an emotion heard or read is laid on the face."""
+    parser.add_argument("--alpha-mouth", type=float, default=setting("alpha_mouth"),
+                        help="α1: how much of the emotion the talking mouth takes, 0-2 (low keeps speech readable)"
+                             + when + FROM_SETTINGS)
+    parser.add_argument("--alpha-face", type=float, default=setting("alpha_face"),
+                        help="α2: how much of the emotion the rest of the face takes, 0-2" + when + FROM_SETTINGS)
+    parser.add_argument("--voice-model", type=Path, default=setting("voice_model"),
+                        help="a voice emotion model other than the shipped one (train-speech)" + MODEL_FROM_SETTINGS)
+
+
+def _text_model_argument(parser) -> None:
     parser.add_argument("--model", type=Path, default=setting("model"),
                         help="a text-emotion model other than the shipped one (train-text)" + MODEL_FROM_SETTINGS)
+
+
+def _model_arguments(parser) -> None:
+    _text_model_argument(parser)
     parser.add_argument("--expression-model", type=Path, default=setting("expression_model"),
                         help="an expression LSTM other than the shipped one (train-expressions)" + MODEL_FROM_SETTINGS)
 

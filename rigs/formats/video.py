@@ -21,9 +21,8 @@ reads back to the same landmarks, fps and image size), min_detection_confidence 
 min_tracking_confidence (MediaPipe's, 0.5). iter_read(path, ...) is the same read as a generator
 yielding (done, total) and returning the track, for callers that step it (Esc between frames).
 
-Audio: a capture track holds no sound; audio_streams() lists a container's sound tracks (from its
-headers) and pipeline/audio.py decodes the first one for the speech path (the take's sound strip,
-and migration toward the emotions heard in it).
+Audio: a capture track holds no sound; pipeline/audio.py (PyAV) finds and decodes a video's sound
+track for the speech path (the take's sound strip, and migration toward the emotions heard in it).
 opencv and mediapipe are imported inside read(): rigs/ stays importable without them.
 """
 
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 
 import numpy as np
 
@@ -71,72 +69,6 @@ def sniff(path) -> bool:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return True
     return head[:4] == b"\x1a\x45\xdf\xa3"
-
-
-# ---- audio, from the container's headers -------------------------------------------------------
-
-def _mp4_audio(f, size) -> list[str]:
-    """Sound tracks of an ISO-BMFF/QuickTime file: trak > mdia > hdlr 'soun', codec from stsd."""
-    found = []
-
-    def atoms(start, end):
-        pos = start
-        while pos + 8 <= end:
-            f.seek(pos)
-            head = f.read(16)
-            if len(head) < 8:
-                return
-            length, kind = struct.unpack(">I4s", head[:8])
-            body = pos + 8
-            if length == 1 and len(head) >= 16:
-                length, body = struct.unpack(">Q", head[8:16])[0], pos + 16
-            elif length == 0:
-                length = end - pos
-            if length < 8:
-                return
-            yield kind, body, min(pos + length, end)
-            pos += length
-
-    def walk(start, end, depth):
-        for kind, body, stop in atoms(start, end):
-            if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl") and depth < 6:
-                walk(body, stop, depth + 1)
-            elif kind == b"hdlr" and stop - body >= 12:
-                f.seek(body + 8)
-                if f.read(4) == b"soun":
-                    found.append("audio")
-            elif kind == b"stsd" and found and found[-1] == "audio" and stop - body >= 16:
-                f.seek(body + 12)
-                found[-1] = f.read(4).decode("latin-1").strip() or "audio"
-
-    walk(0, size, 0)
-    return found
-
-
-def audio_streams(path) -> list[str]:
-    """The codecs of the audio streams the container lists (e.g. ['mp4a']; 'audio' where the
-    headers do not name one); [] when none or unknown."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if head[4:8] == b"ftyp" or head[4:8] in _QT_ATOMS:
-                return _mp4_audio(f, size)
-            f.seek(0)
-            block = f.read(1 << 20)   # AVI and Matroska keep their stream headers at the start
-    except OSError:
-        return []
-    if block[:4] == b"RIFF":
-        found, at = [], block.find(b"strhauds")
-        while at >= 0 and len(found) < 8:
-            found.append("audio")
-            at = block.find(b"strhauds", at + 8)
-        return found
-    if block[:4] == b"\x1a\x45\xdf\xa3":
-        # Matroska TrackType (0x83) = 2 (audio), one-byte size
-        count = block.count(b"\x83\x81\x02")
-        return ["audio"] * min(count, 8)
-    return []
 
 
 # ---- reading ------------------------------------------------------------------------------------

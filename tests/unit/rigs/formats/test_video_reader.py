@@ -96,12 +96,14 @@ def test_progress_is_reported_and_can_cancel(tmp_path, cap):
     assert not out.exists()   # nothing half-written
 
 
-def test_audio_first_is_listed_and_the_face_still_read(tmp_path, cap):
+def test_audio_first_is_found_and_the_face_still_read(tmp_path, cap):
+    from emotive.pipeline.audio import has_sound
+
     path = cap.add_audio_track(cap.write_video(tmp_path / "talk.mp4", n=6))
-    assert video.audio_streams(path) == ["mp4a"]
+    assert has_sound(path)
     track = formats.read(path)
     assert track.n_frames == 6 and track.valid.all()
-    assert video.audio_streams(cap.write_video(tmp_path / "silent.mp4", n=3)) == []
+    assert not has_sound(cap.write_video(tmp_path / "silent.mp4", n=3))
 
 
 def test_options_are_checked(tmp_path, cap):
