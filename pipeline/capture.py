@@ -72,8 +72,8 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
               min_confidence: float = 0.3, neutral_frame: int | None = None,
               region_gains: dict | None = None, emotion_text: str | None = None,
               emotion_from_audio: bool = False, text_model_path: str | None = None,
-              voice_model_path: str | None = None, alpha_mouth: float = 0.3, alpha_face: float = 1.0, save_dataset: str | None = None,
-              dataset_label: str | None = None, keep_landmarks: bool = True, **_ignored):
+              voice_model_path: str | None = None, alpha_mouth: float = 0.3, alpha_face: float = 1.0,
+              save_dataset: str | None = None, dataset_label: str | None = None, keep_landmarks: bool = True, **_ignored):
     """Yield (fraction, message) while working; return the Take.
 
     format: a rigs.formats name (detected when None); fps: the take's rate (the file's when
