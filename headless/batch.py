@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import EmotiveError
 from .jobfile import REPORT, STATE, JobFileError, JobSpec, build_job, clear_manifest, is_complete, \
-    read_job_file, read_spec_file, write_manifest
+    manifest_path, read_job_file, read_spec_file, write_manifest
 
 MAX_TASKS = 200          # jobs a local worker runs before it is replaced (bounds any slow leak)
 STATUSES = ("ok", "skipped", "failed", "timeout", "crashed", "not run")
@@ -258,11 +258,20 @@ def write_batch_report(out_dir: Path, entries: list[dict], seconds: float, runne
     return path
 
 
+def _unreported(out_dir: Path, job: JobSpec, began: float) -> dict:
+    """A job the runner did not report: 'ok' when its worker finished it in this run (its manifest
+    written since `began`, the result still on its way when Ctrl-C came), else 'not run'."""
+    manifest = manifest_path(out_dir, job.id)
+    if manifest.is_file() and manifest.stat().st_mtime >= began and is_complete(out_dir, job):
+        return _entry(job, "ok", error=None)
+    return _entry(job, "not run")
+
+
 def run_batch(args, stream=None) -> int:
     """`batch`: read and check every job (exit 2 naming file and line, nothing run), skip the
     finished ones, run the rest, write DIR/batch_report.json and print a summary."""
     stream = stream or sys.stderr
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     if args.workers < 1:
         print("emotive: error: --workers must be at least 1", file=stream)
         return 2
@@ -316,7 +325,7 @@ def run_batch(args, stream=None) -> int:
         code = 130
     finally:
         progress.close()
-    ordered = [entries.get(job.id) or _entry(job, "not run") for job in jobs]
+    ordered = [entries.get(job.id) or _unreported(out_dir, job, began) for job in jobs]
     seconds = time.perf_counter() - started
     report = write_batch_report(out_dir, ordered, seconds, runner, str(args.jobs))
     counts = _summary(ordered)

@@ -208,3 +208,23 @@ def test_progress_shows_each_failure_and_the_count(stream):
         assert "2/2" in text and "100%" in text          # a tqdm bar, drawn full
     else:
         assert text.splitlines()[0] == "emotive: [1/2] a: ok in 1.2 s"
+
+
+def test_a_job_finished_as_ctrl_c_came_is_reported_ok_not_as_not_run(tmp_path):
+    """Its worker wrote the outputs and the manifest; the result was still in the pipe."""
+    import time
+
+    from emotive.headless.batch import _unreported
+    from emotive.headless.jobfile import read_job_file, write_manifest
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "a", "text": "Hello.", "outputs": ["a.csv"]}) + "\n")
+    out = tmp_path / "out"
+    (job,) = read_job_file(jobs, out)
+    (out / "a.csv").write_text("Timecode\n")
+    write_manifest(out, job)                            # finished in an earlier run
+    assert _unreported(out, job, time.time() + 5)["status"] == "not run"
+    began = time.time() - 5                             # finished in this run
+    assert _unreported(out, job, began)["status"] == "ok"
+    (out / "a.csv").write_text("changed since\n")       # outputs not as the manifest left them
+    assert _unreported(out, job, began)["status"] == "not run"
