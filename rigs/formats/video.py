@@ -5,7 +5,10 @@ ProRes, MJPEG, ...; the first video stream is taken, whatever stream comes first
 audio is stream 0 reads the same) and given to the legacy MediaPipe FaceMesh solution (bundled
 model, refine_landmarks: 478 points with the irises, one face, tracking between frames: the
 detector runs again only when the face is lost, so a face that leaves and comes back is found
-again). The track is in "normalised" coordinates (x by the width, y by the height, z about as x)
+again). A frame where the face is found afresh (the first, or the first after a loss) goes through
+FaceMesh SETTLE more times: on the detector's box its points differ from the tracked ones of the same
+face (~1 mm, 0.5-1.5 degrees of head turn: the first frame is often a take's rest pose), and
+tracking the same frame again settles the face's region as the next frames would. The track is in "normalised" coordinates (x by the width, y by the height, z about as x)
 with the frame size as `image_size`.
 
 Time base: `fps` is the container's rate as it states it (29.97 stays 29.97, not 30); `times`
@@ -41,6 +44,7 @@ SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
 LABEL = "Video (MP4, MOV, AVI, WebM, MKV): MediaPipe FaceMesh on every frame"
 N_POINTS = 478
 PROGRESS_EVERY = 8   # frames between progress reports
+SETTLE = 5           # extra FaceMesh passes over a frame where the face was found afresh
 # ISO-BMFF brands that are still images, not video
 _IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis", b"jp2 ")
 _QT_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
@@ -115,7 +119,7 @@ def iter_read(path, *, fps: float | None = None, max_frames: int = MAX_FRAMES, s
             static_image_mode=False, refine_landmarks=True, max_num_faces=1,
             min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
         points, stamps, size = [], [], None
-        number = 0
+        number, tracking = 0, False
         while True:
             ok, frame = capture.read()
             if not ok:
@@ -129,7 +133,19 @@ def iter_read(path, *, fps: float | None = None, max_frames: int = MAX_FRAMES, s
             elif size != (w, h):
                 raise FormatError(path, number, f"the frame size changes from {size[0]}x{size[1]} to {w}x{h}")
             stamps.append(float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0)
-            result = mesh.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            result = mesh.process(rgb)
+            if result.multi_face_landmarks and not tracking:
+                # a fresh detection: FaceMesh's region is still the detector's box, and its points
+                # differ from the tracked ones of the same face by ~1 mm and 0.5-1.5 degrees of head
+                # turn (on a take's first frame: its rest pose). The same frame again lets the region
+                # settle on the face's own points, as it does over the next frames.
+                for _ in range(SETTLE):
+                    again = mesh.process(rgb)
+                    if not again.multi_face_landmarks:
+                        break
+                    result = again
+            tracking = bool(result.multi_face_landmarks)
             if result.multi_face_landmarks:
                 lm = result.multi_face_landmarks[0].landmark
                 points.append(np.array([(p.x, p.y, p.z) for p in lm], dtype=np.float32))
