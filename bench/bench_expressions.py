@@ -40,8 +40,8 @@ PROTOTYPE_GAINS = (0.5, 1.0, 1.5, 2.0)
 VARIANT = "old_male"
 
 
-def scene_with_head(head_mesh):
-    return head_scene(head_mesh, SIZE)
+def scene_with_head(head_mesh, engine: str = "workbench"):
+    return head_scene(head_mesh, SIZE, engine=engine)
 
 
 def render(scene, path: Path) -> np.ndarray:
@@ -115,6 +115,9 @@ def share(counts: dict, emotions) -> float:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", choices=("workbench", "cycles"), default="workbench",
+                    help="Workbench (~2 min) or the preview's Cycles path tracer, denoised (~15 min): "
+                         "closer to the photographs the judge learnt from")
     ap.add_argument("--sheet", type=Path, help="also write the judged apex frames as one PNG")
     ap.add_argument("--docs-sheet", type=Path,
                     help="also write, per head, each emotion's first line at its apex and its prototype, "
@@ -128,7 +131,7 @@ def main():
     all_tiles, docs_tiles = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, mesh in heads.items():
-            scene, obj = scene_with_head(mesh)
+            scene, obj = scene_with_head(mesh, args.engine)
             neutral = FERJudge.verdict(judge.classify(render(scene, Path(tmp) / "neutral.png")))
             text_ok, face_ok, tiles = judge_lines(scene, obj, judge, Path(tmp))
             protos, proto_tiles = judge_prototypes(scene, obj, judge, Path(tmp))
@@ -136,7 +139,7 @@ def main():
             # the docs sheet: each emotion's first line at its apex, then its prototype, per head
             docs_tiles += [(im, f"{name}: {cap}") for im, cap in tiles[::len(LINES[EMOTIONS[0]])]]
             docs_tiles += [(im, f"{name}: {cap}") for im, cap in proto_tiles]
-            print(f"\n== {name} (the neutral face reads as {neutral})")
+            print(f"\n== {name}, {args.engine} (the neutral face reads as {neutral})")
             print(f"{'emotion':9s} {'text read':>9s} {'face read':>9s}   prototype "
                   + " / ".join(f"x{g}" for g in PROTOTYPE_GAINS) + " read as")
             for e in EMOTIONS:
