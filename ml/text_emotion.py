@@ -2,7 +2,8 @@
 
 The weights file is safetensors (tensors + JSON metadata, no code execution on load), written by
 ml/train_text.py; tensor names are those of its torch module so the two can be checked against
-each other.
+each other. An ensemble's members are LSTMs or sentence CNNs ("member_configs" entries with
+"kind": "cnn"; files without "kind" hold LSTMs only and load as before).
 """
 
 import json
@@ -62,6 +63,8 @@ class _Member:
     a bidirectional LSTM's reverse direction from its "_reverse" tensors. `config`: its
     "hidden", "layers", "bidirectional" and "pool"."""
 
+    kind = "lstm"
+
     def __init__(self, tensors, prefix, embedding, config):
         self.embedding = embedding                        # float16 (V, D); cast per batch
         self.hidden = H = int(config["hidden"])
@@ -87,6 +90,55 @@ class _Member:
         self.fc_b = tensors[f"{prefix}fc.bias"].astype(np.float32)
 
 
+class _CNNMember:
+    """A sentence CNN's numpy weights (train_text.TextCNN): per width w, a convolution over
+    the windows of w tokens starting inside the sentence (zero-padded past its end), ReLU, the
+    max over those positions; the linear layer reads the concatenated maxima. `config`:
+    its "widths"."""
+
+    kind = "cnn"
+
+    def __init__(self, tensors, prefix, embedding, config):
+        self.embedding = embedding                        # float16 (V, D); cast per batch
+        self.widths = [int(w) for w in config["widths"]]
+        self.conv_w, self.conv_b = [], []                 # per width: (w * D, F), (F,)
+        for k, w in enumerate(self.widths):
+            weight = tensors[f"{prefix}convs.{k}.weight"]                  # torch (F, D, w)
+            if weight.shape[2] != w:
+                raise ValueError(f"convolution {k} has width {weight.shape[2]}, config says {w}")
+            # window row = [token t ; token t+1 ; ...]: (w, D, F) flattened to (w * D, F)
+            self.conv_w.append(np.ascontiguousarray(
+                weight.transpose(2, 1, 0).reshape(w * weight.shape[1], weight.shape[0]), np.float32))
+            self.conv_b.append(tensors[f"{prefix}convs.{k}.bias"].astype(np.float32))
+        self.fc_w = np.ascontiguousarray(tensors[f"{prefix}fc.weight"].T, np.float32)
+        self.fc_b = tensors[f"{prefix}fc.bias"].astype(np.float32)
+
+    def logits(self, ids: list[list[int]]) -> np.ndarray:
+        lengths = np.array([len(x) for x in ids])
+        T, B = int(lengths.max()), len(ids)
+        x = np.zeros((B, T + max(self.widths) - 1), np.int64)       # id 0 embeds to zero
+        for r, seq in enumerate(ids):
+            x[r, :len(seq)] = seq
+        emb = self.embedding[x].astype(np.float32)                  # (B, T + w_max - 1, D)
+        inside = (np.arange(T)[None, :] < lengths[:, None])[..., None]
+        feats = []
+        for w, cw, cb in zip(self.widths, self.conv_w, self.conv_b):
+            win = np.concatenate([emb[:, j:j + T] for j in range(w)], -1).reshape(B * T, -1)
+            y = np.maximum(_mm(win, cw) + cb, 0.0).reshape(B, T, -1)
+            feats.append(np.where(inside, y, 0.0).max(1))           # ReLU >= 0: 0 = never max
+        return _mm(np.concatenate(feats, 1).astype(np.float32), self.fc_w) + self.fc_b
+
+
+def _new_member(tensors, prefix, embedding, config):
+    """An LSTM member, or a CNN one (config "kind": "cnn"; files before it have no "kind")."""
+    kind = config.get("kind", "lstm")
+    if kind == "cnn":
+        return _CNNMember(tensors, prefix, embedding, config)
+    if kind != "lstm":
+        raise ValueError(f"unknown member kind {kind!r}")
+    return _Member(tensors, prefix, embedding, config)
+
+
 def member_embeddings(tensors, n_members):
     """Per-member (V, D) float16 tables of an ensemble file: each member's own rows for the
     words seen in training ("m{k}.embedding.trained"), then the rows shared by all members
@@ -96,8 +148,8 @@ def member_embeddings(tensors, n_members):
 
 
 class TextEmotionModel:
-    """The shipped model: one LSTM, or an ensemble of LSTMs (config "members" = N) whose softmax
-    probabilities are averaged."""
+    """The shipped model: one LSTM (or CNN), or an ensemble of them (config "members" = N) whose
+    softmax probabilities are averaged."""
 
     def __init__(self, tensors, vocab, labels, config, path):
         self.path = path
@@ -112,18 +164,20 @@ class TextEmotionModel:
             # Members may differ in architecture ("member_configs": their own hidden,
             # bidirectional, pool); the rest of the config is shared.
             own = config.get("member_configs") or [{}] * n
-            self.members = [_Member(tensors, f"m{k}.", e, {**config, **own[k]})
+            self.members = [_new_member(tensors, f"m{k}.", e, {**config, **own[k]})
                             for k, e in enumerate(member_embeddings(tensors, n))]
         else:
-            self.members = [_Member(tensors, "", tensors["embedding.weight"], config)]
-        first = self.members[0]                    # the (first) member's architecture
+            self.members = [_new_member(tensors, "", tensors["embedding.weight"], config)]
+        self._lstms = [m for m in self.members if m.kind == "lstm"]
+        self._cnns = [m for m in self.members if m.kind == "cnn"]
+        first = self._lstms[0] if self._lstms else None   # the (first) LSTM's architecture
         self.hidden, self.layers, self.directions, self.pool = \
-            first.hidden, first.layers, first.directions, first.pool
+            (first.hidden, first.layers, first.directions, first.pool) if first else (0, 0, 0, None)
         self.embedding = self.members[0].embedding
-        # Members that can share one time loop (same width and depth; usually all of them).
-        same = len({(m.hidden, m.layers) for m in self.members}) == 1
-        self._groups = [self.members] if same else [[m] for m in self.members]
-        self._w_hh = ([np.concatenate([m.w_hh[k] for m in self.members]) for k in range(self.layers)]
+        # LSTMs that can share one time loop (same width and depth; usually all of them).
+        same = len({(m.hidden, m.layers) for m in self._lstms}) <= 1
+        self._groups = ([self._lstms] if self._lstms else []) if same else [[m] for m in self._lstms]
+        self._w_hh = ([np.concatenate([m.w_hh[k] for m in self._lstms]) for k in range(self.layers)]
                       if same else None)
         self._ekman = L.ekman_matrix()
 
@@ -180,7 +234,7 @@ class TextEmotionModel:
                 for d in range(m.directions):
                     xd = (_mm(flat, m.w_ih[k][d]) + m.b[k][d]).reshape(T, B, -1)
                     xp.append(xd[rev, cols] if d == 1 else xd)
-            w_hh = self._w_hh[k] if len(members) == len(self.members) else \
+            w_hh = self._w_hh[k] if len(members) == len(self._lstms) else \
                 np.concatenate([m.w_hh[k] for m in members])
             last = k == layers - 1
             keep = not last or any(m.pool == "meanmax" for m in members)
@@ -213,10 +267,11 @@ class TextEmotionModel:
             chunk = order[k:k + batch_size]
             batch = [ids[i] for i in chunk]
             p = 0.0
-            for group in self._groups:                 # ensemble: mean of the members' softmax
-                for logits in self._forward(group, batch):
-                    e = np.exp(logits - logits.max(1, keepdims=True))
-                    p = p + e / e.sum(1, keepdims=True)
+            every = [lg for group in self._groups for lg in self._forward(group, batch)]
+            every += [m.logits(batch) for m in self._cnns]
+            for logits in every:                      # ensemble: mean of the members' softmax
+                e = np.exp(logits - logits.max(1, keepdims=True))
+                p = p + e / e.sum(1, keepdims=True)
             out[chunk] = p / len(self.members)
         return out
 

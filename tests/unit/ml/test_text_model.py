@@ -204,6 +204,51 @@ def test_numpy_matches_torch_mixed_ensemble(tmp_path):
     np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
 
 
+def test_numpy_matches_torch_cnn_members(tmp_path):
+    """A CNN member ("kind": "cnn") beside LSTMs in an ensemble file, and a CNN alone as a
+    single-model file: numpy = torch, alone = in a batch (padding past a sentence is masked)."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.train_text import (TextCNN, TextLSTM, ensemble_proba, load_torch_members,
+                                       member_config, predict_proba, save, save_ensemble)
+    from emotive.ml.tokenizer import tokenize
+
+    vocab = ["<unk>"] + sorted({w for s in SENTENCES for w in tokenize(s)})
+    n_trained = len(vocab) // 2
+    torch.manual_seed(3)
+    nets = [TextLSTM(len(vocab), 28, hidden=32, pool="meanmax"),
+            TextCNN(len(vocab), 28, filters=16, widths=(2, 3, 5)),
+            TextLSTM(len(vocab), 28, hidden=32, pool="meanmax", bidirectional=True)]
+    for net in nets[1:]:
+        net.embedding.weight.data[n_trained:] = nets[0].embedding.weight.data[n_trained:]
+    path = tmp_path / "cnn_mix.safetensors"
+    save_ensemble(path, nets, vocab, n_trained, {
+        "hidden": 32, "layers": 2, "max_len": 48, "pool": "meanmax", "n_trained_vocab": n_trained,
+        "member_configs": [member_config("uni"), member_config("cnn", 16, (2, 3, 5)),
+                           member_config("bi")]})
+    m = TextEmotionModel.load(path)
+    assert [x.kind for x in m.members] == ["lstm", "cnn", "lstm"]
+    for net in nets:
+        net.embedding.weight.data = net.embedding.weight.data.half().float()    # as stored
+    ids = [m.encode(s) for s in SENTENCES]
+    with torch.no_grad():
+        expected = ensemble_proba(nets, ids)
+        loaded = ensemble_proba(load_torch_members(path), ids)
+        cnn = predict_proba(nets[1], ids)
+    np.testing.assert_allclose(loaded, expected, atol=1e-6)
+    np.testing.assert_allclose(m.predict(SENTENCES, batch_size=3), expected, atol=1e-4)
+    for k in range(len(SENTENCES)):                 # alone = in a batch
+        np.testing.assert_allclose(m.predict(SENTENCES[k:k + 1]), expected[k:k + 1], atol=1e-4)
+
+    single = tmp_path / "cnn.safetensors"
+    save(single, nets[1], vocab, {"max_len": 48, "n_trained_vocab": n_trained,
+                                  **member_config("cnn", 16, (2, 3, 5))})
+    c = TextEmotionModel.load(single)
+    assert [x.kind for x in c.members] == ["cnn"]
+    np.testing.assert_allclose(c.predict(SENTENCES, batch_size=3), cnn, atol=1e-4)
+    with torch.no_grad():
+        np.testing.assert_allclose(predict_proba(load_torch_members(single)[0], ids), cnn, atol=1e-6)
+
+
 def test_stem_backoff_gives_rare_words_their_family_vector():
     torch = pytest.importorskip("torch")
     from emotive.ml.train_text import TextLSTM, stem, stem_backoff
