@@ -10,7 +10,8 @@ reported apart: FER2013-trained classifiers hardly ever predict it. The ceiling:
 FACS prototype posed directly on the ARKit keys at 0.5 and 1.0, and exaggerated (x1.5, x2: the keys
 pushed past their full shape) to show what stronger keys would read as.
 Both on the default head and on one MakeHuman identity (old_male), its face units carried over.
-Run: make bench, or .venv/bin/python bench/bench_expressions.py [--sheet out.png] [--docs-sheet docs/expressions.jpg]   (~2 min)
+Run: make bench, or .venv/bin/python bench/bench_expressions.py [--engine workbench|cycles] [--sheet out.png]
+[--docs-sheet docs/expressions.jpg]   (~2 min in Workbench, ~15 min in Cycles on 2 cores)
 """
 
 from __future__ import annotations
