@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SITE    = $(VENV)/lib/python3.11/site-packages
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: venv system gltf-validator demo test bench train-text eval-text train-expressions eval-expressions extension extension-test clean
+.PHONY: venv system gltf-validator demo test bench train-text eval-text train-expressions eval-expressions train-capture-solver extension extension-test clean
 
 venv: $(STAMP) system
 
@@ -63,6 +63,12 @@ eval-expressions: venv
 
 train-capture-expression: venv
 	$(PY) -m emotive.ml.train_capture_expression
+
+# The learned correction of the FaceMesh capture solve: renders and tracks 38 videos (~30-60 min on
+# 2 cores, kept in $TMPDIR/emotive_capture_solver), then trains (~1.5 min).
+train-capture-solver: venv
+	$(PY) scripts/train_capture_solver.py render
+	$(PY) scripts/train_capture_solver.py train
 
 # One zip per platform in build/ (Blender's `extension build --split-platforms`), each carrying the
 # wheels its runtime needs (fetched once into wheels/, sha256-checked), each validated.

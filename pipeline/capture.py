@@ -5,7 +5,9 @@ removes the head's rigid motion, normalises scale, fills gaps and smooths; the r
 Take in the default head's space, so every target keys it as it keys a text take:
 - a landmark capture (OpenPose, MediaPipe, OpenFace) gives `landmarks`; its ARKit weights are
   solved from them against the default head's key signatures (rigs/retarget.py), unless the file
-  carries its own blendshape scores (MediaPipe Tasks), which are kept;
+  carries its own blendshape scores (MediaPipe Tasks), which are kept; a MediaPipe FaceMesh
+  capture's solve and head yaw/pitch are then corrected by a model learned from rendered videos
+  tracked by FaceMesh (ml/capture_solver.py; learned_solve=False keeps the linear solve);
 - an ARKit capture (Live Link Face) gives `arkit`; its landmark motion, for own keys and face rigs,
   is those weights through the same signatures.
 The captured face blinks and breathes by itself: the take adds no synthetic life. Head rotation
@@ -68,12 +70,28 @@ def _solver(tracked=None):
     return ShapeKeySolver(tracked[0], regularisation=REGULARISATION, key_regularisation=tracked[1])
 
 
+def _learned_solver(landmark_set, wanted: bool, warnings: list[str]):
+    """The learned correction of the linear solve for captures of `landmark_set`
+    (ml/capture_solver.py: MediaPipe FaceMesh's 478 points), or None: not wanted, another tracker,
+    or no model file (a broken one is reported in `warnings` and the linear solve kept)."""
+    if not wanted or not landmark_set:
+        return None
+    from ..ml import capture_solver
+
+    try:
+        return capture_solver.shipped(landmark_set)
+    except (OSError, ValueError) as e:
+        warnings.append(f"the learned capture solve is not used: {e}")
+        return None
+
+
 def iter_take(path, *, format: str | None = None, fps: float | None = None, smoothing: float = 0.5,
               min_confidence: float = 0.3, neutral_frame: int | None = None,
               region_gains: dict | None = None, emotion_text: str | None = None,
               emotion_from_audio: bool = False, text_model_path: str | None = None,
               voice_model_path: str | None = None, alpha_mouth: float = 0.3, alpha_face: float = 1.0,
-              save_dataset: str | None = None, dataset_label: str | None = None, keep_landmarks: bool = True, **_ignored):
+              save_dataset: str | None = None, dataset_label: str | None = None, keep_landmarks: bool = True,
+              learned_solve: bool = True, **_ignored):
     """Yield (fraction, message) while working; return the Take.
 
     format: a rigs.formats name (detected when None); fps: the take's rate (the file's when
@@ -85,7 +103,9 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     speech path hears in the video's own sound track (text_model_path / voice_model_path: the
     user's models, None the shipped ones), alpha_mouth / alpha_face their blend weights;
     save_dataset: also write the take's windows as expression-LSTM training data (an .npz,
-    pipeline/capture_dataset.py), labelled by the classifier or with dataset_label."""
+    pipeline/capture_dataset.py), labelled by the classifier or with dataset_label; learned_solve:
+    a MediaPipe FaceMesh capture's linear solve and head yaw/pitch corrected by ml/capture_solver.py
+    (False: the linear solve and the rigid fit alone)."""
     from ..rigs import capture_cleaning
     from ..rigs.head_mesh import default_head_rig, tracked_signatures
 
@@ -123,6 +143,7 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         clean.warnings.append("the neutral frame is not used: this recording holds blendshape scores, "
                               "not landmarks")
     _, signatures = default_head_rig()
+    learned = None
     arkit = None if clean.arkit is None else np.clip(clean.arkit, 0.0, 1.0).astype(np.float32)
     landmarks = None
     if clean.points is not None:
@@ -137,9 +158,19 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         # a tracker whose view of the keys was measured (FaceMesh) is solved against that view
         tracked = tracked_signatures(track.landmark_set) if track.landmark_set else None
         solver, arkit = _solver(tracked), np.zeros((n, len(ARKIT_NAMES)), np.float32)
+        learned = _learned_solver(track.landmark_set, learned_solve, clean.warnings)
+        linear = np.zeros_like(arkit)
         for start in range(0, n, SOLVE_CHUNK):
-            arkit[start:start + SOLVE_CHUNK] = solver.solve(landmarks[start:start + SOLVE_CHUNK])
+            chunk = landmarks[start:start + SOLVE_CHUNK]
+            linear[start:start + SOLVE_CHUNK] = solver.solve(chunk)
+            # the learned correction of how the tracker answers keys in a video
+            arkit[start:start + SOLVE_CHUNK] = (linear[start:start + SOLVE_CHUNK] if learned is None
+                                                else learned.correct(chunk, linear[start:start + SOLVE_CHUNK]))
             yield 0.6 + 0.3 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
+        if learned is not None and region_gains:   # the head's correction reads the motion as captured
+            head_inputs = (clean.offsets(neutral_frame), solver.solve(clean.offsets(neutral_frame)))
+        elif learned is not None:
+            head_inputs = (landmarks.copy(), linear)
     elif region_gains:  # the file's own scores: scale each key by the region it moves most
         arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
     yield 0.9, "classifying expressions"
@@ -170,7 +201,10 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
                         f"{', '.join(s.emotion for s in wanted.segments)} (mouth {alpha_mouth:g}, face {alpha_face:g})")
     head = None
     if clean.head_matrix is not None:
-        head = clean.relative_head_rotation(neutral_frame).astype(np.float32)
+        head = clean.relative_head_rotation(neutral_frame)
+        if learned is not None:   # less the rigid fit's learned error with the expression
+            head = learned.correct_head(*head_inputs, head)
+        head = head.astype(np.float32)
     elif clean.head_rotation is not None and np.abs(clean.head_rotation).max() > 0:
         head = (clean.head_rotation - np.median(clean.head_rotation, axis=0)).astype(np.float32)
     take = Take(fps=float(clean.fps), n_frames=n, arkit=arkit,

@@ -8,7 +8,8 @@ detector runs again only when the face is lost, so a face that leaves and comes 
 again). A frame where the face is found afresh (the first, or the first after a loss) goes through
 FaceMesh SETTLE more times: on the detector's box its points differ from the tracked ones of the same
 face (~1 mm, 0.5-1.5 degrees of head turn: the first frame is often a take's rest pose), and
-tracking the same frame again settles the face's region as the next frames would. The track is in "normalised" coordinates (x by the width, y by the height, z about as x)
+tracking the same frame again settles the face's region as the next frames would. The track is in
+"normalised" coordinates (x by the width, y by the height, z about as x)
 with the frame size as `image_size`.
 
 Time base: `fps` is the container's rate as it states it (29.97 stays 29.97, not 30); `times`

@@ -234,3 +234,27 @@ def test_a_facemesh_capture_is_solved_against_the_keys_as_facemesh_sees_them(tmp
     assert 0.0 < opened[15] < opened[-1]      # skin points opening the jaw still read as jawOpen rising
     make_take("capture", shared("capture/openpose_moface/json"))
     assert seen[-1] is None
+
+
+def test_a_facemesh_capture_takes_the_learned_correction_unless_asked_not_to(tmp_path, monkeypatch):
+    """ml/capture_solver.py corrects a MediaPipe capture's linear solve and head pose; rest stays
+    rest; learned_solve=False keeps the linear solve; a broken model file keeps it with a warning."""
+    from emotive.ml import capture_solver
+
+    jaw = np.r_[np.zeros(10), np.linspace(0.0, 0.8, 20)]
+    path = _facemesh_json(tmp_path / "face.json", jaw)
+    learned = make_take("capture", path, smoothing=0.0, neutral_frame=0)
+    linear = make_take("capture", path, smoothing=0.0, neutral_frame=0, learned_solve=False)
+    assert np.abs(learned.arkit[:10]).max() < 0.02 and np.abs(learned.head_pose[:10]).max() < 1e-3
+    assert not np.allclose(learned.arkit, linear.arkit)
+    assert learned.arkit[-1, ARKIT_INDEX["jawOpen"]] > 0.3
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model")
+    monkeypatch.setattr(capture_solver, "DEFAULT_WEIGHTS", broken)
+    capture_solver.shipped.cache_clear()
+    try:
+        take = make_take("capture", path, smoothing=0.0, neutral_frame=0)
+    finally:
+        capture_solver.shipped.cache_clear()
+    assert np.allclose(take.arkit, linear.arkit)
+    assert any("learned capture solve is not used" in w for w in take.warnings)
