@@ -11,10 +11,15 @@ the rest pose (goal within 2 degrees), the reader's decode + FaceMesh rate and t
 (goal >= 30 frames/s at 640x480). Also the take with the default settings (the median face as
 rest). Then a 3,000-frame, 478-landmark MediaPipe JSON (the loop's landmarks tiled) is imported,
 cleaned and retargeted (goal < 1 s).
-The capture is solved against the keys as FaceMesh sees them on the default head
-(rigs/data/default_head_tracked.npz, scripts/track_default_head_keys.py), each key's measured
-variance its own ridge.
-Run: .venv/bin/python bench/bench_capture_loop.py [--frames 240] [--keep DIR [--reuse]]   (~4 min on 2 cores;
+The video is tracked by FaceMesh in tracking mode (a frame where the face is found afresh, like the
+first, is tracked again until FaceMesh's region settles). The capture is solved against the keys as
+FaceMesh sees them on the default head (rigs/data/default_head_tracked.npz,
+scripts/track_default_head_keys.py), each key's measured variance its own ridge; then that linear
+solve and the head's yaw and pitch are corrected by ml/capture_solver.py, learned by
+scripts/train_capture_solver.py from rendered videos of random and FACS-style performances on the
+default head and MakeHuman identities other than old_male (its own generators and seeds: nothing
+here is used to train it). The column "rest 0, linear solve" is the same import without that correction (learned_solve=False).
+Run: .venv/bin/python bench/bench_capture_loop.py [--frames 240] [--keep DIR [--reuse]]   (1.5-5 min on 2 cores;
 --reuse imports the videos already in DIR again instead of rendering them, for a quick re-check of the solve)
 """
 
@@ -165,7 +170,7 @@ def compare(take, weights, yaw, pitch) -> dict:
 
 
 SETTINGS = {"rest frame 0": dict(neutral_frame=0), "rest 0, unsmoothed": dict(neutral_frame=0, smoothing=0.0),
-            "defaults": {}}
+            "defaults": {}, "rest 0, linear solve": dict(neutral_frame=0, learned_solve=False)}
 
 
 def report(results: dict) -> None:
