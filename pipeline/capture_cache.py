@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2          # 2: the reader settles a face found afresh (rigs/formats/video.SETTLE)
 FOLDER = "video-landmarks"
 
 
