@@ -144,7 +144,6 @@ class CaptureSolverModel:
         """(F, 70, 3) offsets and their (F, 52) linear solve -> (F, 52) corrected weights in [0, 1]."""
         return np.clip(np.asarray(linear, np.float64) + self.correction(offsets, linear), 0.0, 1.0)
 
-
     def correct_head(self, offsets, linear, head) -> np.ndarray:
         """(F, 3) yaw, pitch, roll relative to the rest pose (radians) with yaw and pitch corrected
         for how the rigid fit of FaceMesh's points follows the expression (zero at rest); the head
