@@ -64,8 +64,8 @@ eval-expressions: venv
 train-capture-expression: venv
 	$(PY) -m emotive.ml.train_capture_expression
 
-# The learned correction of the FaceMesh capture solve: renders and tracks 38 videos (~30-60 min on
-# 2 cores, kept in $TMPDIR/emotive_capture_solver), then trains (~1.5 min).
+# The learned correction of the FaceMesh capture solve: renders and tracks 59 videos (~45-70 min on
+# 2 cores, kept in $TMPDIR/emotive_capture_solver), then trains (~4 min).
 train-capture-solver: venv
 	$(PY) scripts/train_capture_solver.py render
 	$(PY) scripts/train_capture_solver.py train

