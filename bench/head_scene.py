@@ -1,6 +1,6 @@
 """The benches' render scene: a fresh empty file with one head (the default or a variant mesh), the
-preview's camera and light, Workbench (or the preview's Cycles, denoised), PNG stills on an opaque
-background."""
+preview's camera and light, Workbench (or Cycles set up as the preview's but at 32 samples, denoised,
+where the preview takes 16 undenoised), PNG stills on an opaque background."""
 
 import bpy
 
