@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rigs.arkit import ARKIT_NAMES
+from ..rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from ..rigs.landmarks import N_CANONICAL, mirror_points
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "capture_solver.safetensors"
@@ -42,8 +42,7 @@ N_FEATURES = N_CANONICAL * 3 + len(ARKIT_NAMES)
 N_HEAD_FEATURES = N_FEATURES + 3
 OFFSET_UNIT = 0.01                  # offsets in cm: the features' scale before standardising
 # ARKit index of each key's mirror partner (Left <-> Right; a centre key is its own)
-_INDEX = {name: i for i, name in enumerate(ARKIT_NAMES)}
-MIRROR_KEYS = np.array([_INDEX[n.replace("Left", "\0").replace("Right", "Left").replace("\0", "Right")]
+MIRROR_KEYS = np.array([ARKIT_INDEX[n.replace("Left", "\0").replace("Right", "Left").replace("\0", "Right")]
                         for n in ARKIT_NAMES])
 
 
@@ -124,7 +123,12 @@ class CaptureSolverModel:
         from .weights_file import read_weights
 
         tensors, meta = read_weights(path, FORMAT, "capture-solver")
-        return cls(tensors, meta)
+        try:
+            return cls(tensors, meta)
+        except KeyError as e:   # the format tag is right but a tensor is missing
+            raise ValueError(f"{path}: not a complete capture-solver model (no tensor {e})") from e
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
 
     def _forward(self, x) -> np.ndarray:
         h = ((x - self.mean) / self.std).astype(np.float32)   # float32 products: ~3x faster, ample here

@@ -28,9 +28,11 @@ def test_a_face_at_rest_stays_at_rest_and_weights_stay_in_range(tmp_path):
     assert model.meta["landmark_set"] == "mediapipe478" and json.loads(model.meta["seed"]) == 0
     rest = model.correct(np.zeros((3, 70, 3)), np.zeros((3, 52)))
     assert np.abs(rest).max() < 1e-6
-    moved = model.correct(rng.normal(scale=0.005, size=(5, 70, 3)), rng.uniform(0, 1, (5, 52)))
+    linear = rng.uniform(0, 1, (5, 52))
+    moved = model.correct(rng.normal(scale=0.005, size=(5, 70, 3)), linear)
     assert moved.shape == (5, 52) and moved.min() >= 0.0 and moved.max() <= 1.0
-    assert np.abs(moved - model.correct(rng.normal(scale=0.005, size=(5, 70, 3)), moved)).max() > 0
+    # the correction reads the landmarks, not only the linear solve
+    assert np.abs(moved - model.correct(rng.normal(scale=0.005, size=(5, 70, 3)), linear)).max() > 1e-3
     # the head: unchanged at rest, yaw and pitch corrected elsewhere, roll kept
     still = model.correct_head(np.zeros((2, 70, 3)), np.zeros((2, 52)), np.zeros((2, 3)))
     assert np.abs(still).max() < 1e-12
@@ -85,3 +87,17 @@ def test_the_shipped_model_loads_small_and_applies_to_facemesh_only():
     metrics = json.loads(cs.DEFAULT_WEIGHTS.with_name("capture_solver.metrics.json").read_text())
     assert metrics["held_out"]["identity"] == "old_male"
     assert "old_male" not in metrics["train"]["identities"]
+
+
+def test_a_file_missing_a_tensor_is_refused_naming_it(tmp_path):
+    tensors = _random_model(np.random.default_rng(2))
+    del tensors["b1"]
+    path = tmp_path / "broken.safetensors"
+    cs.save(path, tensors, {"seed": 0})
+    with pytest.raises(ValueError, match="broken.safetensors"):
+        cs.CaptureSolverModel.load(path)
+    tensors = _random_model(np.random.default_rng(2))
+    del tensors["mean"]
+    cs.save(path, tensors, {"seed": 0})
+    with pytest.raises(ValueError, match="broken.safetensors.*mean"):
+        cs.CaptureSolverModel.load(path)

@@ -248,13 +248,20 @@ def test_a_facemesh_capture_takes_the_learned_correction_unless_asked_not_to(tmp
     assert np.abs(learned.arkit[:10]).max() < 0.02 and np.abs(learned.head_pose[:10]).max() < 1e-3
     assert not np.allclose(learned.arkit, linear.arkit)
     assert learned.arkit[-1, ARKIT_INDEX["jawOpen"]] > 0.3
-    broken = tmp_path / "broken.safetensors"
-    broken.write_bytes(b"not a model")
-    monkeypatch.setattr(capture_solver, "DEFAULT_WEIGHTS", broken)
-    capture_solver.shipped.cache_clear()
-    try:
-        take = make_take("capture", path, smoothing=0.0, neutral_frame=0)
-    finally:
+    # a damped mouth damps the jaw's key but not the head's correction, which reads the capture as it was
+    damped = make_take("capture", path, smoothing=0.0, neutral_frame=0, region_gains={"lower": 0.2})
+    assert damped.arkit[-1, ARKIT_INDEX["jawOpen"]] < 0.5 * learned.arkit[-1, ARKIT_INDEX["jawOpen"]]
+    assert np.allclose(damped.head_pose, learned.head_pose, atol=1e-6)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a model")
+    incomplete = tmp_path / "incomplete.safetensors"   # the right format tag, a tensor missing
+    capture_solver.save(incomplete, {"mean": np.zeros(capture_solver.N_FEATURES)}, {})
+    for broken in (garbage, incomplete):
+        monkeypatch.setattr(capture_solver, "DEFAULT_WEIGHTS", broken)
         capture_solver.shipped.cache_clear()
-    assert np.allclose(take.arkit, linear.arkit)
-    assert any("learned capture solve is not used" in w for w in take.warnings)
+        try:
+            take = make_take("capture", path, smoothing=0.0, neutral_frame=0)
+        finally:
+            capture_solver.shipped.cache_clear()
+        assert np.allclose(take.arkit, linear.arkit)
+        assert any("learned capture solve is not used" in w and broken.name in w for w in take.warnings)
