@@ -145,9 +145,11 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     _, signatures = default_head_rig()
     learned = None
     arkit = None if clean.arkit is None else np.clip(clean.arkit, 0.0, 1.0).astype(np.float32)
-    landmarks = None
+    landmarks = as_captured = None
     if clean.points is not None:
         landmarks = clean.offsets(neutral_frame).astype(np.float32)
+        if region_gains:   # the head's learned correction reads the motion as captured, not as gained
+            as_captured = landmarks.copy()
     elif arkit is not None and keep_landmarks:
         landmarks = np.einsum("fk,kld->fld", arkit, signatures).astype(np.float32)
     if landmarks is not None and region_gains:
@@ -160,17 +162,18 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         solver, arkit = _solver(tracked), np.zeros((n, len(ARKIT_NAMES)), np.float32)
         learned = _learned_solver(track.landmark_set, learned_solve, clean.warnings)
         linear = np.zeros_like(arkit)
+        captured_linear = None if as_captured is None or learned is None else np.zeros_like(arkit)
         for start in range(0, n, SOLVE_CHUNK):
-            chunk = landmarks[start:start + SOLVE_CHUNK]
-            linear[start:start + SOLVE_CHUNK] = solver.solve(chunk)
+            part = slice(start, start + SOLVE_CHUNK)
+            linear[part] = solver.solve(landmarks[part])
             # the learned correction of how the tracker answers keys in a video
-            arkit[start:start + SOLVE_CHUNK] = (linear[start:start + SOLVE_CHUNK] if learned is None
-                                                else learned.correct(chunk, linear[start:start + SOLVE_CHUNK]))
+            arkit[part] = linear[part] if learned is None else learned.correct(landmarks[part], linear[part])
+            if captured_linear is not None:
+                captured_linear[part] = solver.solve(as_captured[part])
             yield 0.6 + 0.3 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
-        if learned is not None and region_gains:   # the head's correction reads the motion as captured
-            head_inputs = (clean.offsets(neutral_frame), solver.solve(clean.offsets(neutral_frame)))
-        elif learned is not None:
-            head_inputs = (landmarks.copy(), linear)
+        if learned is not None:
+            head_inputs = ((as_captured, captured_linear) if captured_linear is not None
+                           else (landmarks.copy(), linear))
     elif region_gains:  # the file's own scores: scale each key by the region it moves most
         arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
     yield 0.9, "classifying expressions"
