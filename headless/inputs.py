@@ -104,6 +104,9 @@ class CaptureInput:
         parser.add_argument("--neutral-frame", type=int,
                             help="a frame of the take (at --fps, from 0) where the performer rests "
                                  "(default: the take's median face)")
+        parser.add_argument("--linear-solve", action="store_true",
+                            help="solve a video or MediaPipe capture with the linear solve alone, without the "
+                                 "correction learned from rendered heads (ml/capture_solver.py)")
         parser.add_argument("--emotion-from", metavar="TEXT|audio",
                             help="migrate the performance toward this line's emotions where they differ from "
                                  "the captured ones (the mouth keeps its articulation); 'audio': toward the "
@@ -147,7 +150,8 @@ class CaptureInput:
                                text_model_path=str(args.model) if args.model else None,
                                voice_model_path=str(args.voice_model) if args.voice_model else None,
                                alpha_mouth=args.alpha_mouth, alpha_face=args.alpha_face,
-                               save_dataset=_dataset_path(args), dataset_label=args.dataset_label)
+                               save_dataset=_dataset_path(args), dataset_label=args.dataset_label,
+                               learned_solve=not args.linear_solve)
 
 
 class SpeechInput:

@@ -30,6 +30,10 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
                                        description="One-Euro smoothing: 0 keeps every jitter, 1 is the calmest")
     min_confidence: bpy.props.FloatProperty(name="Min Confidence", default=0.3, min=0.0, max=1.0,
                                             description="Landmarks the tracker is less sure of become gaps")
+    learned_solve: bpy.props.BoolProperty(
+        name="Learned Solve", default=True,
+        description="Correct a FaceMesh capture's solve and head pose by the model learned from rendered heads "
+                    "(off: the linear solve alone)")
     upper: bpy.props.FloatProperty(name="Upper Face", default=1.0, min=0.0, max=3.0,
                                    description="Exaggerate (> 1) or damp (< 1) brows and eyes")
     middle: bpy.props.FloatProperty(name="Middle Face", default=1.0, min=0.0, max=3.0,
@@ -69,7 +73,8 @@ class EMOTIVE_OT_import_capture(TakeOperator, bpy.types.Operator, ImportHelper):
             region_gains=gains or None, emotion_text=self.emotion_text.strip() or None,
             emotion_from_audio=self.emotion_from_sound, text_model_path=text_model_path(context),
             voice_model_path=voice_model_path(context),
-            alpha_mouth=alpha_mouth, alpha_face=alpha_face, keep_landmarks=target.needs_landmarks)
+            alpha_mouth=alpha_mouth, alpha_face=alpha_face, keep_landmarks=target.needs_landmarks,
+            learned_solve=self.learned_solve)
 
     def execute(self, context):
         if bpy.app.background or context.window is None:

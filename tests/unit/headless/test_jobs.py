@@ -88,3 +88,12 @@ def test_a_command_line_becomes_a_job_without_blender(tmp_path):
 def test_bad_command_lines_are_refused_before_blender(tmp_path, argv, message):
     with pytest.raises(EmotiveError, match=message):
         parse(*argv, "--out", str(tmp_path / "o.blend"))
+
+
+def test_linear_solve_turns_the_learned_capture_correction_off(tmp_path):
+    capture = tmp_path / "face.json"
+    capture.write_text("[]")
+    argv = ["capture", str(capture), "--out", str(tmp_path / "o.blend")]
+    assert job_from_args(build_parser().parse_args(argv)).inputs["learned_solve"] is True
+    job = job_from_args(build_parser().parse_args(argv + ["--linear-solve"]))
+    assert job.inputs["learned_solve"] is False and job.source == "capture"
