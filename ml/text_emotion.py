@@ -3,7 +3,9 @@
 The weights file is safetensors (tensors + JSON metadata, no code execution on load), written by
 ml/train_text.py; tensor names are those of its torch module so the two can be checked against
 each other. An ensemble's members are LSTMs or sentence CNNs ("member_configs" entries with
-"kind": "cnn"; files without "kind" hold LSTMs only and load as before).
+"kind": "cnn"; files without "kind" hold LSTMs only and load as before). MEMBER_KINDS lists the
+kinds this module runs (ml/train_text.py's MEMBER_MODULES is their torch side); a file with any
+other kind is refused.
 """
 
 import json
@@ -129,14 +131,42 @@ class _CNNMember:
         return _mm(np.concatenate(feats, 1).astype(np.float32), self.fc_w) + self.fc_b
 
 
-def _new_member(tensors, prefix, embedding, config):
-    """An LSTM member, or a CNN one (config "kind": "cnn"; files before it have no "kind")."""
+class UnknownMemberKind(ValueError):
+    """A weights file holds an ensemble member of a kind this code does not know how to run."""
+
+
+def member_kind(config, known, path) -> str:
+    """A member's kind: its config's "kind", "lstm" where there is none (files from before the CNN).
+    UnknownMemberKind, naming the kind and the file, for one not in `known`."""
     kind = config.get("kind", "lstm")
-    if kind == "cnn":
-        return _CNNMember(tensors, prefix, embedding, config)
-    if kind != "lstm":
-        raise ValueError(f"unknown member kind {kind!r}")
-    return _Member(tensors, prefix, embedding, config)
+    if kind not in known:
+        raise UnknownMemberKind(f"{path}: unknown text-model member kind {kind!r} "
+                                f"(known kinds: {', '.join(known)})")
+    return kind
+
+
+def _lstm_logits(model, members, ids):
+    # The LSTMs run in groups that share one time loop (TextEmotionModel._forward).
+    return [lg for group in model._groups for lg in model._forward(group, ids)]
+
+
+def _cnn_logits(model, members, ids):
+    return [m.logits(ids) for m in members]
+
+
+# The member kinds ("kind" in a member's config): the class that reads a member's weights, and
+# the forward pass (model, its members of the kind in file order, id lists sorted longest first)
+# -> each member's (B, 28) logits. Kinds run in this order. A new kind: its class (with that
+# `kind`) and forward here, its torch module in ml/train_text.py's MEMBER_MODULES and KINDS.
+MEMBER_KINDS = {
+    "lstm": (_Member, _lstm_logits),
+    "cnn": (_CNNMember, _cnn_logits),
+}
+
+
+def _new_member(tensors, prefix, embedding, config, path):
+    member_class, _ = MEMBER_KINDS[member_kind(config, MEMBER_KINDS, path)]
+    return member_class(tensors, prefix, embedding, config)
 
 
 def member_embeddings(tensors, n_members):
@@ -164,12 +194,12 @@ class TextEmotionModel:
             # Members may differ in architecture ("member_configs": their own hidden,
             # bidirectional, pool); the rest of the config is shared.
             own = config.get("member_configs") or [{}] * n
-            self.members = [_new_member(tensors, f"m{k}.", e, {**config, **own[k]})
+            self.members = [_new_member(tensors, f"m{k}.", e, {**config, **own[k]}, path)
                             for k, e in enumerate(member_embeddings(tensors, n))]
         else:
-            self.members = [_new_member(tensors, "", tensors["embedding.weight"], config)]
-        self._lstms = [m for m in self.members if m.kind == "lstm"]
-        self._cnns = [m for m in self.members if m.kind == "cnn"]
+            self.members = [_new_member(tensors, "", tensors["embedding.weight"], config, path)]
+        self._by_kind = {kind: [m for m in self.members if m.kind == kind] for kind in MEMBER_KINDS}
+        self._lstms = self._by_kind["lstm"]
         first = self._lstms[0] if self._lstms else None   # the (first) LSTM's architecture
         self.hidden, self.layers, self.directions, self.pool = \
             (first.hidden, first.layers, first.directions, first.pool) if first else (0, 0, 0, None)
@@ -195,6 +225,8 @@ class TextEmotionModel:
             labels = json.loads(meta["labels"])
             config = json.loads(meta["config"])
             model = cls(tensors, vocab, labels, config, path)
+        except UnknownMemberKind:
+            raise                                       # says what it is, and names the file
         except (KeyError, ValueError, IndexError) as e:
             raise ValueError(f"{path}: incomplete or inconsistent text-emotion weights ({e!r})") from e
         if model.labels != L.GOEMOTIONS or any(
@@ -267,8 +299,8 @@ class TextEmotionModel:
             chunk = order[k:k + batch_size]
             batch = [ids[i] for i in chunk]
             p = 0.0
-            every = [lg for group in self._groups for lg in self._forward(group, batch)]
-            every += [m.logits(batch) for m in self._cnns]
+            every = [lg for kind, members in self._by_kind.items() if members
+                     for lg in MEMBER_KINDS[kind][1](self, members, batch)]
             for logits in every:                      # ensemble: mean of the members' softmax
                 e = np.exp(logits - logits.max(1, keepdims=True))
                 p = p + e / e.sum(1, keepdims=True)

@@ -72,6 +72,7 @@ from torch import nn
 from . import labels as L
 from .metrics import choose_thresholds, ekman_sets, macro_f1
 from .shared_data import require
+from .text_emotion import member_kind
 from .tokenizer import NUMBER_TOKEN, lookup, tokenize
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "text_emotion.safetensors"
@@ -104,7 +105,6 @@ STEM_BACKOFF = 2
 
 
 POOLS = ("last", "meanmax")
-KINDS = ("uni", "bi", "cnn")    # ensemble members: unidirectional or bidirectional LSTM, or a CNN
 CNN_WIDTHS = (2, 3, 4, 5)       # the CNN member's convolution widths (tokens)
 CNN_FILTERS = 100               # ... and filters per width
 
@@ -173,21 +173,42 @@ class TextCNN(nn.Module):
         return self.fc(self.dropout(torch.cat(feats, 1)))
 
 
-def new_member(kind, vocab_size, n_classes, hidden=128, pool="meanmax", word_dropout=0.0,
-               filters=CNN_FILTERS, widths=CNN_WIDTHS):
-    """A fresh ensemble member of `kind` (KINDS)."""
-    if kind == "cnn":
-        return TextCNN(vocab_size, n_classes, filters=filters, widths=widths)
-    return TextLSTM(vocab_size, n_classes, hidden=hidden, pool=pool, bidirectional=kind == "bi",
-                    word_dropout=word_dropout)
+def _lstm_module(vocab_size, n_classes, c):
+    return TextLSTM(vocab_size, n_classes, hidden=int(c.get("hidden", 128)), pool=c.get("pool", "last"),
+                    bidirectional=bool(c.get("bidirectional", False)),
+                    word_dropout=float(c.get("word_dropout", 0.0)))
+
+
+def _cnn_module(vocab_size, n_classes, c):
+    return TextCNN(vocab_size, n_classes, filters=int(c["filters"]), widths=c["widths"])
+
+
+# A file's member kinds ("kind" in a member's config, "lstm" where there is none) -> the torch
+# module that config describes: (vocab size, classes, config) -> a fresh module. The NumPy side
+# is ml/text_emotion.py's MEMBER_KINDS, which has the same kinds.
+MEMBER_MODULES = {"lstm": _lstm_module, "cnn": _cnn_module}
+
+# The kinds --member-kinds takes -> the member's own "member_configs" entry (filters, widths) ->
+# dict, which says its file kind (LSTMs: none, as before the CNN) and what sets it apart.
+KINDS = {
+    "uni": lambda filters, widths: {"bidirectional": False},           # an LSTM
+    "bi": lambda filters, widths: {"bidirectional": True},             # a bidirectional LSTM
+    "cnn": lambda filters, widths: {"kind": "cnn", "bidirectional": False, "filters": int(filters),
+                                    "widths": [int(w) for w in widths]},   # a sentence CNN
+}
 
 
 def member_config(kind, filters=CNN_FILTERS, widths=CNN_WIDTHS):
-    """A member's own entry of the file's "member_configs" (LSTMs: as before, no "kind")."""
-    if kind == "cnn":
-        return {"kind": "cnn", "bidirectional": False, "filters": int(filters),
-                "widths": [int(w) for w in widths]}
-    return {"bidirectional": kind == "bi"}
+    """A member's own entry of the file's "member_configs", for a `kind` of KINDS."""
+    return KINDS[kind](filters, widths)
+
+
+def new_member(kind, vocab_size, n_classes, hidden=128, pool="meanmax", word_dropout=0.0,
+               filters=CNN_FILTERS, widths=CNN_WIDTHS):
+    """A fresh ensemble member of `kind` (KINDS)."""
+    config = {"hidden": hidden, "pool": pool, "word_dropout": word_dropout,
+              **member_config(kind, filters, widths)}
+    return MEMBER_MODULES[config.get("kind", "lstm")](vocab_size, n_classes, config)
 
 
 SUFFIXES = ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "s", "ly", "y", "e")
@@ -486,13 +507,8 @@ def load_torch_members(path):
     own = config.get("member_configs") or [{}] * len(states)
     for st, member in zip(states, own):
         c = {**config, **member}
-        if c.get("kind") == "cnn":
-            net = TextCNN(st["embedding.weight"].shape[0], st["fc.bias"].shape[0],
-                          filters=int(c["filters"]), widths=c["widths"])
-        else:
-            net = TextLSTM(st["embedding.weight"].shape[0], st["fc.bias"].shape[0],
-                           hidden=int(c.get("hidden", 128)), pool=c.get("pool", "last"),
-                           bidirectional=bool(c.get("bidirectional", False)))
+        module = MEMBER_MODULES[member_kind(c, MEMBER_MODULES, path)]   # an unknown kind: refused
+        net = module(st["embedding.weight"].shape[0], st["fc.bias"].shape[0], c)
         net.load_state_dict({k: v.float() for k, v in st.items()})
         nets.append(net)
     return nets
@@ -716,8 +732,7 @@ def train(args, data, command, log=_say):
                                     for i in kept]
         save_ensemble(args.out, models, vocab, n_trained, config)
     else:
-        if members[kept[0]]["kind"] == "cnn":
-            config.update(member_config("cnn", args.cnn_filters, cnn_widths))
+        config.update(member_config(members[kept[0]]["kind"], args.cnn_filters, cnn_widths))
         save(args.out, models[0], vocab, config)
     metrics = write_metrics(args.out, data, config, time.time() - t_start)
     log(f"kept {len(models)} member(s) (member dev Ekman macro-F1 "

@@ -249,6 +249,33 @@ def test_numpy_matches_torch_cnn_members(tmp_path):
         np.testing.assert_allclose(predict_proba(load_torch_members(single)[0], ids), cnn, atol=1e-6)
 
 
+@pytest.mark.parametrize("ensemble", [True, False], ids=["ensemble", "single"])
+def test_unknown_member_kind_is_refused(tmp_path, ensemble):
+    """A member of a kind neither loader knows (say, from a newer Emotive) is refused by both,
+    naming the kind and the file, not run as an LSTM."""
+    torch = pytest.importorskip("torch")
+    from emotive.ml.text_emotion import MEMBER_KINDS, UnknownMemberKind
+    from emotive.ml.train_text import (MEMBER_MODULES, TextLSTM, load_torch_members, member_config,
+                                       save, save_ensemble)
+    from emotive.ml.tokenizer import tokenize
+
+    assert list(MEMBER_MODULES) == list(MEMBER_KINDS)        # the torch and NumPy sides agree
+    vocab = ["<unk>"] + sorted({w for s in SENTENCES for w in tokenize(s)})
+    torch.manual_seed(0)
+    nets = [TextLSTM(len(vocab), 28, hidden=16, pool="meanmax") for _ in range(2)]
+    config = {"hidden": 16, "layers": 2, "max_len": 48, "pool": "meanmax", "n_trained_vocab": len(vocab)}
+    path = tmp_path / "future.safetensors"
+    if ensemble:
+        save_ensemble(path, nets, vocab, len(vocab), {
+            **config, "member_configs": [member_config("uni"), {**member_config("uni"), "kind": "rnn"}]})
+    else:
+        save(path, nets[0], vocab, {**config, "kind": "rnn"})
+    for load in (TextEmotionModel.load, load_torch_members):
+        with pytest.raises(UnknownMemberKind, match=r"future\.safetensors.*unknown text-model member "
+                                                    r"kind 'rnn' \(known kinds: lstm, cnn\)"):
+            load(path)
+
+
 def test_stem_backoff_gives_rare_words_their_family_vector():
     torch = pytest.importorskip("torch")
     from emotive.ml.train_text import TextLSTM, stem, stem_backoff
