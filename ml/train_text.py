@@ -526,6 +526,19 @@ def ensemble_bytes(vocab, n_trained, n_models, lstm_bytes):
     return lstm_bytes + np.cumsum(word + emb) + 20_000             # + header, config
 
 
+def widths_argument(text):
+    """--cnn-widths: positive integers separated by commas ("2,3,4,5") -> a tuple."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected convolution widths as positive integers separated by commas, such as 2,3,4,5; "
+            f"got {text!r}")
+    return widths
+
+
 def add_arguments(ap, out_default=WEIGHTS):
     """The training options (shared by this script and `python -m emotive train-text`)."""
     ap.add_argument("--seed", type=int, default=0)
@@ -562,8 +575,9 @@ def add_arguments(ap, out_default=WEIGHTS):
                          "uni,uni,uni = a seed ensemble")
     ap.add_argument("--cnn-filters", type=int, default=CNN_FILTERS,
                     help="filters per width of a cnn member")
-    ap.add_argument("--cnn-widths", default=",".join(map(str, CNN_WIDTHS)), metavar="W,W,...",
-                    help="convolution widths (tokens) of a cnn member")
+    ap.add_argument("--cnn-widths", type=widths_argument, default=CNN_WIDTHS, metavar="W,W,...",
+                    help="convolution widths (tokens, positive integers) of a cnn member; default "
+                         + ",".join(map(str, CNN_WIDTHS)))
     ap.add_argument("--threads", type=int, default=TRAIN_THREADS)
     ap.add_argument("--out", type=Path, default=out_default,
                     help="the weights file to write; its metrics go beside it (NAME.metrics.json)")
@@ -629,7 +643,7 @@ def train(args, data, command, log=_say):
     kinds = [k.strip() for k in args.member_kinds.split(",")]
     if not kinds or not set(kinds) <= set(KINDS):
         raise ValueError(f"--member-kinds: use {' or '.join(KINDS)}, got {args.member_kinds!r}")
-    cnn_widths = tuple(int(w) for w in str(args.cnn_widths).split(","))
+    cnn_widths = tuple(args.cnn_widths)
     members = []
     for i, kind in enumerate(kinds):
         m_seed = args.seed + i

@@ -276,6 +276,25 @@ def test_unknown_member_kind_is_refused(tmp_path, ensemble):
             load(path)
 
 
+@pytest.mark.parametrize("bad", ["2,x,3", "0,2", "-1", "", "2,,3", "2.5"])
+def test_bad_cnn_widths_are_an_argparse_error(capsys, bad):
+    """--cnn-widths takes positive integers separated by commas: anything else is a usage error
+    (exit 2) that says so, not an int() traceback from inside training."""
+    pytest.importorskip("torch")
+    import argparse
+
+    from emotive.ml.train_text import CNN_WIDTHS, add_arguments
+
+    parser = add_arguments(argparse.ArgumentParser())
+    assert parser.parse_args([]).cnn_widths == CNN_WIDTHS
+    assert parser.parse_args(["--cnn-widths", "1,5"]).cnn_widths == (1, 5)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--cnn-widths", bad])
+    assert exit_.value.code == 2
+    assert f"--cnn-widths: expected convolution widths as positive integers separated by commas, " \
+           f"such as 2,3,4,5; got {bad!r}" in capsys.readouterr().err
+
+
 def test_stem_backoff_gives_rare_words_their_family_vector():
     torch = pytest.importorskip("torch")
     from emotive.ml.train_text import TextLSTM, stem, stem_backoff
