@@ -518,12 +518,13 @@ def ensemble_proba(models, ids):
     return np.mean([predict_proba(m, ids) for m in models], 0)
 
 
-def ensemble_bytes(vocab, n_trained, n_models, lstm_bytes):
-    """lstm_bytes: of all the members' LSTM and linear layers together."""
-    """Bytes of an ensemble file per vocabulary size (index k = the first k+1 words), ~exact."""
+def ensemble_bytes(vocab, n_trained, n_models, layer_bytes):
+    """Bytes of an ensemble file per vocabulary size (index k = the first k+1 words), ~exact.
+    layer_bytes: of all the members' layers but the embeddings (LSTMs or convolutions, and the
+    linear layers) together."""
     word = np.array([len(json.dumps(w, ensure_ascii=False).encode()) + 2 for w in vocab])
     emb = np.where(np.arange(len(vocab)) < n_trained, 100 * n_models, 100)   # 50 x float16
-    return lstm_bytes + np.cumsum(word + emb) + 20_000             # + header, config
+    return layer_bytes + np.cumsum(word + emb) + 20_000             # + header, config
 
 
 def widths_argument(text):
@@ -694,9 +695,9 @@ def train(args, data, command, log=_say):
     if len(models) > 1:
         # Vocabulary size: the words seen in training always; the GloVe filler (frequency order)
         # trimmed to a candidate size that fits MAX_BYTES, chosen by dev score (ties: larger).
-        lstm_bytes = sum(v.numel() * 4 for m in models for k, v in m.state_dict().items()
-                         if k != "embedding.weight")
-        fits = ensemble_bytes(vocab, n_trained, len(models), lstm_bytes) <= MAX_BYTES
+        layer_bytes = sum(v.numel() * 4 for m in models for k, v in m.state_dict().items()
+                          if k != "embedding.weight")
+        fits = ensemble_bytes(vocab, n_trained, len(models), layer_bytes) <= MAX_BYTES
         largest = int(np.flatnonzero(fits)[-1]) + 1
         assert largest >= n_trained, "the trained words alone do not fit MAX_BYTES"
         vocab_choice = {}
