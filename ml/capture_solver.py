@@ -9,13 +9,15 @@ The capture source (pipeline/capture.py) solves a FaceMesh capture's cleaned lan
 FaceMesh sees them one at a time on still images (rigs/retarget.py; rigs/head_mesh.tracked_signatures).
 In a video FaceMesh runs in tracking mode and answers keys in combination and in motion otherwise
 (a pucker shows half as strongly, a funnel partly reads as pucker). This model maps the offsets and
-that linear solve (`features`: the offsets in cm, 210 numbers, and the 52 weights, standardised) to
-the difference between the true weights and the linear solve (less its answer at rest, so rest stays
-rest; only on the keys where it helped faces left out of its training): a two-hidden-layer tanh MLP
-trained by
-scripts/train_capture_solver.py on rendered videos of random performances on the default head and
-MakeHuman identity variants, tracked by the capture's own video reader (old_male held out: its
-figures are in ml/weights/capture_solver.metrics.json). The corrected weights are clipped to [0, 1].
+that linear solve (`features`: the offsets in cm, 210 numbers, and the 52 weights), with how they
+change over a few frames either side (`window_features`: a blink, or a lip shape rising over a
+moving jaw, is told apart by its course in time), standardised, to the difference between the true
+weights and the linear solve (less its answer at rest, so rest stays rest; only on the keys where
+it helped faces left out of its training): a two-hidden-layer tanh MLP trained by
+scripts/train_capture_solver.py on rendered videos of random, FACS-style and speech-like
+performances on the default head and MakeHuman identity variants, tracked by the capture's own
+video reader (two identities held out: their figures are in ml/weights/capture_solver.metrics.json).
+The corrected weights are clipped to [0, 1].
 
 The head: the rigid fit of FaceMesh's nose and eye-corner points (rigs/capture_cleaning.py) follows
 the expression a little (FaceMesh's shape prior moves those points with a wide-open jaw or raised
@@ -57,6 +59,16 @@ def features(offsets, linear) -> np.ndarray:
     return np.concatenate([offsets.reshape(len(offsets), -1) / OFFSET_UNIT, linear], axis=1)
 
 
+def window_features(x, window) -> np.ndarray:
+    """(F, N) per-frame features of consecutive frames -> (F, N * (1 + len(window))): each frame's
+    own, then for each offset d in `window` frame t+d's less frame t's (clamped at the ends). A blink
+    lasts a few frames and a lip shape rises and falls: what moves together over time tells keys apart
+    that one frame confuses."""
+    x = np.asarray(x, np.float64)
+    frames = np.arange(len(x))
+    return np.concatenate([x] + [x[np.clip(frames + int(d), 0, len(x) - 1)] - x for d in window], axis=1)
+
+
 def head_features(offsets, linear, head) -> np.ndarray:
     """features() and the head's (F, 3) yaw, pitch, roll relative to the rest pose (radians; in
     tens of degrees here) -> (F, N_HEAD_FEATURES)."""
@@ -84,11 +96,15 @@ def save(path, tensors: dict, meta: dict) -> None:
 
 
 class CaptureSolverModel:
-    """The MLP's arrays: mean, std (N_FEATURES,), w0, b0, ..., wN, bN (w: (in, out)); keys (52,): 1
+    """The MLP's arrays: window (K,) frame offsets whose differences it reads (none: one frame at a
+    time); mean, std (N_FEATURES * (1 + K),), w0, b0, ..., wN, bN (w: (in, out)); keys (52,): 1
     where the correction applies (the keys it helped on identities left out of its training), 0
     where the linear solve stands; head_mean, head_std (N_HEAD_FEATURES,), head_coef (.., 2)."""
 
     def __init__(self, tensors: dict, meta: dict | None = None):
+        self.window = tuple(int(d) for d in np.asarray(tensors.get("window", np.zeros(0))).ravel())
+        self.margin = max((abs(d) for d in self.window), default=0)   # frames a chunk needs either side
+        n_in = N_FEATURES * (1 + len(self.window))
         self.mean = np.asarray(tensors["mean"], np.float64)
         self.std = np.asarray(tensors["std"], np.float64)
         self.layers = []
@@ -96,9 +112,9 @@ class CaptureSolverModel:
         while f"w{i}" in tensors:
             self.layers.append((np.asarray(tensors[f"w{i}"], np.float32), np.asarray(tensors[f"b{i}"], np.float32)))
             i += 1
-        if not self.layers or self.mean.shape != (N_FEATURES,) or self.std.shape != (N_FEATURES,):
-            raise ValueError(f"not a capture-solver model: needs mean/std ({N_FEATURES},) and layers w0, b0, ...")
-        width = N_FEATURES
+        if not self.layers or self.mean.shape != (n_in,) or self.std.shape != (n_in,):
+            raise ValueError(f"not a capture-solver model: needs mean/std ({n_in},) and layers w0, b0, ...")
+        width = n_in
         for w, b in self.layers:
             if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
                 raise ValueError(f"capture-solver layer shapes do not chain: {w.shape}, {b.shape} after {width}")
@@ -139,13 +155,16 @@ class CaptureSolverModel:
         return h
 
     def correction(self, offsets, linear) -> np.ndarray:
-        """(F, 52) what the model adds to the linear solve: the MLP's answer less its answer at rest
-        (no offsets, no weights), so a face at rest stays at rest."""
-        zero = self._forward(np.zeros((1, N_FEATURES)))
-        return (self._forward(features(offsets, linear)) - zero).astype(np.float64) * self.keys
+        """(F, 52) what the model adds to the linear solve of F consecutive frames: the MLP's answer
+        less its answer at rest (no offsets, no weights, nothing moving), so a face at rest stays at rest."""
+        zero = self._forward(np.zeros((1, len(self.mean))))
+        x = window_features(features(offsets, linear), self.window)
+        return (self._forward(x) - zero).astype(np.float64) * self.keys
 
     def correct(self, offsets, linear) -> np.ndarray:
-        """(F, 70, 3) offsets and their (F, 52) linear solve -> (F, 52) corrected weights in [0, 1]."""
+        """(F, 70, 3) offsets of consecutive frames and their (F, 52) linear solve -> (F, 52)
+        corrected weights in [0, 1]. In parts: give each part `margin` frames of its neighbours either
+        side and keep its own rows, and the answer is the whole take's."""
         return np.clip(np.asarray(linear, np.float64) + self.correction(offsets, linear), 0.0, 1.0)
 
     def correct_head(self, offsets, linear, head) -> np.ndarray:

@@ -166,11 +166,17 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         for start in range(0, n, SOLVE_CHUNK):
             part = slice(start, start + SOLVE_CHUNK)
             linear[part] = solver.solve(landmarks[part])
-            # the learned correction of how the tracker answers keys in a video
-            arkit[part] = linear[part] if learned is None else learned.correct(landmarks[part], linear[part])
             if captured_linear is not None:
                 captured_linear[part] = solver.solve(as_captured[part])
-            yield 0.6 + 0.3 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
+            yield 0.6 + 0.15 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
+        arkit[:] = linear
+        # the learned correction of how the tracker answers keys in a video; it reads a few frames
+        # either side (learned.margin), so each part takes its neighbours' frames along
+        for start in range(0, n if learned is not None else 0, SOLVE_CHUNK):
+            end = min(n, start + SOLVE_CHUNK)
+            lo, hi = max(0, start - learned.margin), min(n, end + learned.margin)
+            arkit[start:end] = learned.correct(landmarks[lo:hi], linear[lo:hi])[start - lo:end - lo]
+            yield 0.75 + 0.15 * end / n, "solving ARKit weights"
         if learned is not None:
             head_inputs = ((as_captured, captured_linear) if captured_linear is not None
                            else (landmarks.copy(), linear))

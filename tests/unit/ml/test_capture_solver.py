@@ -101,3 +101,21 @@ def test_a_file_missing_a_tensor_is_refused_naming_it(tmp_path):
     cs.save(path, tensors, {"seed": 0})
     with pytest.raises(ValueError, match="broken.safetensors.*mean"):
         cs.CaptureSolverModel.load(path)
+
+
+def test_a_windowed_model_reads_the_frames_either_side_and_rest_stays_rest():
+    rng = np.random.default_rng(6)
+    window = (-3, 3)
+    n_in = cs.N_FEATURES * (1 + len(window))
+    tensors = _random_model(rng)
+    tensors.update(window=np.array(window, np.float32), mean=rng.normal(size=n_in), std=rng.uniform(0.5, 2, n_in),
+                   w0=rng.normal(scale=0.3, size=(n_in, 8)))
+    model = cs.CaptureSolverModel(tensors)
+    assert model.margin == 3 and np.abs(model.correct(np.zeros((9, 70, 3)), np.zeros((9, 52)))).max() < 1e-6
+    off, lin = rng.normal(scale=0.005, size=(10, 70, 3)), rng.uniform(0.1, 0.9, (10, 52))
+    later = off.copy()
+    later[8] += 0.003                                   # frame 8 moves: frame 5 (3 before it) answers
+    a, b = model.correct(off, lin), model.correct(later, lin)
+    assert np.allclose(a[:5], b[:5]) and np.abs(a[5] - b[5]).max() > 1e-4
+    with pytest.raises(ValueError, match="786"):       # a window's features need a mean of their own size
+        cs.CaptureSolverModel({**tensors, "mean": np.zeros(cs.N_FEATURES)})

@@ -265,3 +265,28 @@ def test_a_facemesh_capture_takes_the_learned_correction_unless_asked_not_to(tmp
             capture_solver.shipped.cache_clear()
         assert np.allclose(take.arkit, linear.arkit)
         assert any("learned capture solve is not used" in w and broken.name in w for w in take.warnings)
+
+
+def test_a_correction_that_reads_neighbouring_frames_is_the_same_solved_in_parts(tmp_path, monkeypatch):
+    """A model with a window of frames (ml/capture_solver.py) sees each part of a long take with its
+    neighbours' frames: parts of 7 frames give the whole take's answer."""
+    from emotive.ml import capture_solver
+    from emotive.pipeline import capture
+
+    rng = np.random.default_rng(5)
+    window = (-3, 3)
+    n_in = capture_solver.N_FEATURES * (1 + len(window))
+    tensors = {"window": np.array(window, np.float32), "mean": np.zeros(n_in), "std": np.full(n_in, 10.0),
+               "w0": rng.normal(scale=0.3, size=(n_in, 8)), "b0": np.zeros(8),
+               "w1": rng.normal(scale=0.3, size=(8, 52)), "b1": np.zeros(52)}
+    model = capture_solver.CaptureSolverModel(tensors)
+    assert model.margin == 3
+    monkeypatch.setattr(capture_solver, "shipped", lambda landmark_set: model)
+    jaw = np.r_[np.zeros(5), 0.4 * (1 - np.cos(np.linspace(0, 4 * np.pi, 25)))]
+    path = _facemesh_json(tmp_path / "face.json", jaw)
+    whole = make_take("capture", path, smoothing=0.0, neutral_frame=0)
+    monkeypatch.setattr(capture, "SOLVE_CHUNK", 7)
+    parts = make_take("capture", path, smoothing=0.0, neutral_frame=0)
+    linear = make_take("capture", path, smoothing=0.0, neutral_frame=0, learned_solve=False)
+    assert not np.allclose(whole.arkit, linear.arkit, atol=1e-3)
+    np.testing.assert_allclose(parts.arkit, whole.arkit, atol=1e-5)
