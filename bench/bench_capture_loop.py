@@ -16,10 +16,13 @@ first, is tracked again until FaceMesh's region settles). The capture is solved 
 FaceMesh sees them on the default head (rigs/data/default_head_tracked.npz,
 scripts/track_default_head_keys.py), each key's measured variance its own ridge; then that linear
 solve and the head's yaw and pitch are corrected by ml/capture_solver.py, learned by
-scripts/train_capture_solver.py from rendered videos of random and FACS-style performances on the
-default head and MakeHuman identities other than old_male (its own generators and seeds: nothing
-here is used to train it). The column "rest 0, linear solve" is the same import without that correction (learned_solve=False).
-Run: .venv/bin/python bench/bench_capture_loop.py [--frames 240] [--keep DIR [--reuse]]   (1.5-5 min on 2 cores;
+scripts/train_capture_solver.py from rendered videos of random, FACS-style and speech-like
+performances on the default head and MakeHuman identities other than old_male (its own generators
+and seeds: nothing here is used to train it). The column "rest 0, linear solve" is the same import without that correction (learned_solve=False).
+900 frames by default (it was 240): 240 frames hold two smiles, two puckers and two funnels, so their r
+rests on two events (pucker on the default head: 0.44 with one model and 0.34 with the next on 240
+frames, 0.66 and 0.65 on 900, which hold eight of each).
+Run: .venv/bin/python bench/bench_capture_loop.py [--frames 900] [--keep DIR [--reuse]]   (5-7 min on 2 cores;
 --reuse imports the videos already in DIR again instead of rendering them, for a quick re-check of the solve)
 """
 
@@ -191,7 +194,7 @@ def report(results: dict) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=int, default=240)
+    ap.add_argument("--frames", type=int, default=900)
     ap.add_argument("--keep", type=Path, help="keep the videos and rendered frames in this folder")
     ap.add_argument("--reuse", action="store_true",
                     help="with --keep: import the videos already there (same --frames) instead of rendering")
