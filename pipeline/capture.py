@@ -145,42 +145,35 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
     _, signatures = default_head_rig()
     learned = None
     arkit = None if clean.arkit is None else np.clip(clean.arkit, 0.0, 1.0).astype(np.float32)
-    landmarks = as_captured = None
+    landmarks = None
     if clean.points is not None:
         landmarks = clean.offsets(neutral_frame).astype(np.float32)
-        if region_gains:   # the head's learned correction reads the motion as captured, not as gained
-            as_captured = landmarks.copy()
     elif arkit is not None and keep_landmarks:
         landmarks = np.einsum("fk,kld->fld", arkit, signatures).astype(np.float32)
+    captured = landmarks   # the keys are solved from the motion as captured, then take the region gains
     if landmarks is not None and region_gains:
+        landmarks = landmarks.copy()
         for region, gain in region_gains.items():
             landmarks[:, region_indices(region)] *= float(gain)
     if arkit is None:
         yield 0.6, "solving ARKit weights"
         # a tracker whose view of the keys was measured (FaceMesh) is solved against that view
         tracked = tracked_signatures(track.landmark_set) if track.landmark_set else None
-        solver, arkit = _solver(tracked), np.zeros((n, len(ARKIT_NAMES)), np.float32)
+        solver, linear = _solver(tracked), np.zeros((n, len(ARKIT_NAMES)), np.float32)
         learned = _learned_solver(track.landmark_set, learned_solve, clean.warnings)
-        linear = np.zeros_like(arkit)
-        captured_linear = None if as_captured is None or learned is None else np.zeros_like(arkit)
         for start in range(0, n, SOLVE_CHUNK):
-            part = slice(start, start + SOLVE_CHUNK)
-            linear[part] = solver.solve(landmarks[part])
-            if captured_linear is not None:
-                captured_linear[part] = solver.solve(as_captured[part])
+            linear[start:start + SOLVE_CHUNK] = solver.solve(captured[start:start + SOLVE_CHUNK])
             yield 0.6 + 0.15 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
-        arkit[:] = linear
+        arkit = linear.copy()
         # the learned correction of how the tracker answers keys in a video; it reads a few frames
         # either side (learned.margin), so each part takes its neighbours' frames along
         for start in range(0, n if learned is not None else 0, SOLVE_CHUNK):
             end = min(n, start + SOLVE_CHUNK)
             lo, hi = max(0, start - learned.margin), min(n, end + learned.margin)
-            arkit[start:end] = learned.correct(landmarks[lo:hi], linear[lo:hi])[start - lo:end - lo]
+            arkit[start:end] = learned.correct(captured[lo:hi], linear[lo:hi])[start - lo:end - lo]
             yield 0.75 + 0.15 * end / n, "solving ARKit weights"
-        if learned is not None:
-            head_inputs = ((as_captured, captured_linear) if captured_linear is not None
-                           else (landmarks.copy(), linear))
-    elif region_gains:  # the file's own scores: scale each key by the region it moves most
+        head_inputs = (captured, linear)
+    if region_gains:   # each key scaled by the region it moves most: a gain of 0.5 halves a mouth's keys
         arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
     yield 0.9, "classifying expressions"
     motion = landmarks if landmarks is not None else np.einsum("fk,kld->fld", arkit, signatures)
@@ -204,9 +197,9 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
         motion = motion + delta
         if landmarks is not None:
             landmarks = landmarks + delta
-        captured = ", ".join(sorted({s.emotion for s in segments}))
+        captured_emotions = ", ".join(sorted({s.emotion for s in segments}))
         segments = classify_windows(motion, float(clean.fps), path.name, neutral_frame=neutral_frame)
-        warnings.append(f"migrated from {captured} toward the {'sound' if emotion_from_audio else 'text'}'s "
+        warnings.append(f"migrated from {captured_emotions} toward the {'sound' if emotion_from_audio else 'text'}'s "
                         f"{', '.join(s.emotion for s in wanted.segments)} (mouth {alpha_mouth:g}, face {alpha_face:g})")
     head = None
     if clean.head_matrix is not None:
