@@ -43,7 +43,7 @@ the training videos, each identity left out, the isolated actions and the two he
 
 Run: .venv/bin/python scripts/train_capture_solver.py render [--work DIR]   (70 videos: ~75 min on 2 quiet
      cores)
-     .venv/bin/python scripts/train_capture_solver.py train [--work DIR]    (~N_MIN min; torch, CPU, one thread)
+     .venv/bin/python scripts/train_capture_solver.py train [--work DIR]    (~7 min; torch, CPU, one thread)
 """
 
 from __future__ import annotations
@@ -657,8 +657,8 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
         m["units_corrected"] = _unit_figures(corrected, t["truth"])
         m["head_fit"] = _head_figures(t["head"], t["head_truth"])
         m["head_corrected"] = _head_figures(head, t["head_truth"])
-        m["per_key"] = {key: {"r_linear": round(_r(t["linear"][:, k], t["truth"][:, k]), 3),
-                              "r": round(_r(corrected[:, k], t["truth"][:, k]), 3),
+        m["per_key"] = {key: {"r_linear": _r_or_none(t["linear"][:, k], t["truth"][:, k]),
+                              "r": _r_or_none(corrected[:, k], t["truth"][:, k]),
                               "mae_linear": round(float(np.abs(t["linear"][:, k] - t["truth"][:, k]).mean()), 4),
                               "mae": round(float(np.abs(corrected[:, k] - t["truth"][:, k]).mean()), 4)}
                         for k, key in enumerate(ARKIT_NAMES) if t["truth"][:, k].std() > 1e-6}
@@ -673,6 +673,12 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
             a, b = m["units_linear"][unit], m["units_corrected"][unit]
             r = ["  --" if x["r"] is None else f"{x['r']:.2f}" for x in (a, b)]
             print(f"  {unit:11s} r {r[0]} -> {r[1]}   MAE {a['mae']:.3f} -> {b['mae']:.3f}")
+
+
+def _r_or_none(a, b):
+    """_r rounded, or None (JSON null) where a series is constant (a key the solve never moves)."""
+    r = _r(a, b)
+    return round(r, 3) if np.isfinite(r) else None
 
 
 def _r(a, b) -> float:
