@@ -165,15 +165,16 @@ def iter_take(path, *, format: str | None = None, fps: float | None = None, smoo
             linear[start:start + SOLVE_CHUNK] = solver.solve(captured[start:start + SOLVE_CHUNK])
             yield 0.6 + 0.15 * min(n, start + SOLVE_CHUNK) / n, "solving ARKit weights"
         arkit = linear.copy()
-        # the learned correction of how the tracker answers keys in a video; it reads a few frames
-        # either side (learned.margin), so each part takes its neighbours' frames along
-        for start in range(0, n if learned is not None else 0, SOLVE_CHUNK):
-            end = min(n, start + SOLVE_CHUNK)
-            lo, hi = max(0, start - learned.margin), min(n, end + learned.margin)
-            arkit[start:end] = learned.correct(captured[lo:hi], linear[lo:hi])[start - lo:end - lo]
-            yield 0.75 + 0.15 * end / n, "solving ARKit weights"
+        if learned is not None:
+            # the learned correction of how the tracker answers keys in a video; it reads a few frames
+            # either side (learned.margin), so each part takes its neighbours' frames along
+            for start in range(0, n, SOLVE_CHUNK):
+                end = min(n, start + SOLVE_CHUNK)
+                lo, hi = max(0, start - learned.margin), min(n, end + learned.margin)
+                arkit[start:end] = learned.correct(captured[lo:hi], linear[lo:hi])[start - lo:end - lo]
+                yield 0.75 + 0.15 * end / n, "solving ARKit weights"
         head_inputs = (captured, linear)
-    if region_gains:   # each key scaled by the region it moves most: a gain of 0.5 halves a mouth's keys
+    if region_gains:   # each key times its region's gain: a lower-face gain of 0.5 halves the mouth's keys
         arkit = _scale_arkit_by_region(arkit, signatures, region_gains)
     yield 0.9, "classifying expressions"
     motion = landmarks if landmarks is not None else np.einsum("fk,kld->fld", arkit, signatures)
@@ -300,11 +301,11 @@ def classify_windows(motion: np.ndarray, fps: float, name: str, arkit: np.ndarra
 
 
 def _scale_arkit_by_region(arkit, signatures, region_gains) -> np.ndarray:
+    """Each key times the gain of the region it moves most (its landmark motion at full strength),
+    so a gain of 0 stills that region's keys outright and the slider stays linear."""
     from ..rigs.landmarks import REGION
 
-    # Each key's share of landmark motion per region decides the gain it takes.
     motion = np.linalg.norm(signatures, axis=2)                             # (52, 70)
     share = np.stack([motion[:, REGION == i].sum(axis=1) for i in range(len(REGIONS))], axis=1)
-    share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
     gains = np.array([region_gains.get(r, 1.0) for r in REGIONS])
-    return np.clip(arkit * (share @ gains), 0.0, 1.0).astype(np.float32)
+    return np.clip(arkit * gains[np.argmax(share, axis=1)], 0.0, 1.0).astype(np.float32)
