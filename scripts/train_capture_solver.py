@@ -250,7 +250,8 @@ VISEMES = ((("mouthPucker",), 3), (("mouthFunnel",), 3), (("mouthPucker", "mouth
            (("mouthSmileLeft", "mouthSmileRight"), 2), (("mouthStretchLeft", "mouthStretchRight"), 1),
            (("mouthPressLeft", "mouthPressRight"), 1), (("mouthRollLower",), 1), (("mouthRollUpper",), 1),
            (("mouthShrugLower",), 1), (("mouthShrugUpper",), 1), (("mouthLowerDownLeft", "mouthLowerDownRight"), 1),
-           (("mouthUpperUpLeft", "mouthUpperUpRight"), 1), (("mouthClose",), 1), (("mouthFrownLeft", "mouthFrownRight"), 1))
+           (("mouthUpperUpLeft", "mouthUpperUpRight"), 1), (("mouthClose",), 1),
+           (("mouthFrownLeft", "mouthFrownRight"), 1))
 
 
 def _bump(n: int, start: int, frames: int, peak: float) -> np.ndarray:
