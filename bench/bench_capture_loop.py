@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 
 import bpy
-import cv2
 import numpy as np
-from head_scene import head_scene
+from head_scene import frame_face, head_scene, render_keyed_video
 
 from emotive.pipeline import capture, make_take, settings
 from emotive.rigs import capture_cleaning, formats
@@ -115,40 +114,16 @@ def performance(n: int, seed: int = 11):
 
 
 def scene_with_head(head_mesh):
-    from mathutils import Vector
-
     scene, obj = head_scene(head_mesh, WIDTH, HEIGHT)
     scene.display.render_aa = 'FXAA'
-    # frame the face (brows to chin), not the whole skull, in the 4:3 picture
-    corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    size = max(hi[0] - lo[0], hi[2] - lo[2])
-    scene.camera.data.sensor_fit = 'VERTICAL'
-    scene.camera.location = ((lo[0] + hi[0]) / 2, lo[1] - 2.4 * size, (lo[2] + hi[2]) / 2 - 0.1 * size)
+    frame_face(scene, obj)
     return scene, obj
 
 
 def render_video(scene, obj, weights, yaw, pitch, out: Path) -> Path:
-    """Key the weights and rotation on frames 1..n, render them, write an mp4v MP4 at FPS."""
-    n = len(weights)
-    blocks = obj.data.shape_keys.key_blocks
-    moving = [i for i in range(len(ARKIT_NAMES)) if np.any(weights[:, i])]
-    for f in range(n):
-        for i in moving:
-            blocks[ARKIT_NAMES[i]].value = float(weights[f, i])
-            blocks[ARKIT_NAMES[i]].keyframe_insert("value", frame=f + 1)
-        obj.rotation_euler = (float(pitch[f]), 0.0, float(yaw[f]))
-        obj.keyframe_insert("rotation_euler", frame=f + 1)
-    scene.frame_start, scene.frame_end = 1, n
-    frames_dir = out.parent / f"{out.stem}_frames"
-    frames_dir.mkdir(exist_ok=True)
-    scene.render.filepath = str(frames_dir / "f_")
-    bpy.ops.render.render(animation=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
-    for f in range(1, n + 1):
-        writer.write(cv2.imread(str(frames_dir / f"f_{f:04d}.png")))
-    writer.release()
-    return out
+    """Key the weights and rotation (pitch about X, yaw about Z) on frames 1..n, write an MP4 at FPS."""
+    euler = np.stack([pitch, np.zeros_like(yaw), yaw], axis=1)
+    return render_keyed_video(scene, obj, weights, euler, out, FPS)
 
 
 def pearson(a, b) -> float:

@@ -327,53 +327,19 @@ def identity_mesh(name: str):
 
 
 def render_video(mesh, weights, head, rng, out: Path) -> None:
-    """Key the weights and head rotation on frames 1..n, render 640 x 480 Workbench, write mp4v."""
-    import bpy
-    import cv2
-    from mathutils import Vector
+    """Key the weights and head rotation on frames 1..n, render 640 x 480 Workbench, write mp4v
+    (bench/head_scene.py: the benches' scene and video writer); the camera's distance and aim vary."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from head_scene import frame_face, head_scene, render_keyed_video
 
-    from emotive.headless.preview import _configure, ensure_camera_and_light
-    from emotive.rigs.arkit import ARKIT_NAMES
-    from emotive.rigs.blender.head import create_default_head
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    obj = create_default_head(scene.collection, head=mesh)
-    ensure_camera_and_light(scene, obj)
-    _configure(scene, "workbench", WIDTH)
-    scene.render.resolution_y = HEIGHT
-    scene.render.image_settings.media_type = 'IMAGE'
-    scene.render.image_settings.file_format = 'PNG'
-    scene.render.film_transparent = False
+    scene, obj = head_scene(mesh, WIDTH, HEIGHT)
     scene.display.render_aa = 'FXAA'
-    corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    size = max(hi[0] - lo[0], hi[2] - lo[2])
-    scene.camera.data.sensor_fit = 'VERTICAL'
-    scene.camera.location = ((lo[0] + hi[0]) / 2 + rng.uniform(-0.05, 0.05) * size,
-                             lo[1] - rng.uniform(2.1, 2.9) * size,
-                             (lo[2] + hi[2]) / 2 + rng.uniform(-0.15, 0.0) * size)
-    n = len(weights)
-    blocks = obj.data.shape_keys.key_blocks
-    moving = [i for i in range(len(ARKIT_NAMES)) if np.any(weights[:, i])]
-    for f in range(n):
-        for i in moving:
-            blocks[ARKIT_NAMES[i]].value = float(weights[f, i])
-            blocks[ARKIT_NAMES[i]].keyframe_insert("value", frame=f + 1)
-        obj.rotation_euler = (float(head[f, 1]), float(head[f, 2]), float(head[f, 0]))
-        obj.keyframe_insert("rotation_euler", frame=f + 1)
-    scene.frame_start, scene.frame_end = 1, n
-    frames_dir = out.parent / f"{out.stem}_frames"
-    frames_dir.mkdir(exist_ok=True)
-    scene.render.filepath = str(frames_dir / "f_")
-    bpy.ops.render.render(animation=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
-    for f in range(1, n + 1):
-        writer.write(cv2.imread(str(frames_dir / f"f_{f:04d}.png")))
-    writer.release()
-    for f in frames_dir.iterdir():
-        f.unlink()
-    frames_dir.rmdir()
+    dx = rng.uniform(-0.05, 0.05)   # drawn in this order: the kept videos' seeds depend on it
+    distance = rng.uniform(2.1, 2.9)
+    dz = rng.uniform(-0.15, 0.0)
+    frame_face(scene, obj, distance, dx, dz)
+    euler = np.stack([head[:, 1], head[:, 2], head[:, 0]], axis=1)   # pitch about X, roll about Y, yaw about Z
+    render_keyed_video(scene, obj, weights, euler, out, FPS, keep_frames=False)
 
 
 FACS_VIDEOS = 2   # videos of facs_performance per training identity
