@@ -298,7 +298,8 @@ def test_joy_and_anger_drive_the_face_rig(rigged):
     assert joy["lip corner up mm"] >= 3 and joy["lip corners wider mm"] >= 3, summary
     assert anger["lip corner up mm"] < 0.5 * joy["lip corner up mm"], summary
     assert anger["brows down mm"] >= 3 and joy["brows down mm"] < 0.5 * anger["brows down mm"], summary
-    assert surprise["jaw open deg"] >= 2 and surprise["jaw open deg"] > 2 * anger["jaw open deg"], summary
+    # anger's mouth opens too (the table's open-mouthed anger, issue 9), surprise's further
+    assert surprise["jaw open deg"] >= 2 and surprise["jaw open deg"] > 1.5 * anger["jaw open deg"], summary
     # the user's action is kept, unchanged; three takes, each its own action
     assert own.use_fake_user and own.name in bpy.data.actions
     assert [tuple(k.co) for fc in own.layers[0].strips[0].channelbags[0].fcurves for k in fc.keyframe_points] == own_keys
@@ -416,7 +417,8 @@ def test_makehuman_rig_takes_text_through_its_own_controls(scene):
     assert joy["lip corner up mm"] >= 3 and joy["lip corners wider mm"] >= 3, tracks
     assert anger["lip corner up mm"] < 0.5 * joy["lip corner up mm"], tracks
     assert anger["brows down mm"] >= 3 and joy["brows down mm"] < 0.5 * anger["brows down mm"], tracks
-    assert surprise["jaw open deg"] >= 2 and surprise["jaw open deg"] > 2 * anger["jaw open deg"], tracks
+    # anger's mouth opens too (the table's open-mouthed anger, issue 9), surprise's further
+    assert surprise["jaw open deg"] >= 2 and surprise["jaw open deg"] > 1.5 * anger["jaw open deg"], tracks
     assert len([a for a in bpy.data.actions if a.name.startswith("Emotive: ")]) == 3
 
 
