@@ -44,6 +44,35 @@ def test_joy_smiles_and_anger_frowns():
     assert max(peak(anger, "mouthSmileLeft"), peak(anger, "mouthSmileRight")) < 0.1
 
 
+def test_an_angry_apex_keeps_its_prototypes_shape():
+    # Issue 9: the glare (lids raised and tightened at once) and the bared teeth (upper lip raised,
+    # lips apart) are what a viewer reads as anger; landmarks alone cannot tell the lid keys apart,
+    # so the solve must keep the FACS mix rather than net them out.
+    from emotive.rigs.facs import ekman_expression
+
+    perf = landmark_performance(ANGER, seed=1)
+    proto = ekman_expression("anger")
+    apex = perf.weights[int(np.argmax(perf.weights @ proto))]
+    cosine = float(apex @ proto / (np.linalg.norm(apex) * np.linalg.norm(proto)))
+    assert cosine >= 0.95, cosine
+    for key in ("eyeWideLeft", "eyeSquintLeft", "mouthUpperUpLeft", "noseSneerLeft", "jawOpen"):
+        assert apex[ARKIT_INDEX[key]] >= 0.4 * proto[ARKIT_INDEX[key]], (key, apex[ARKIT_INDEX[key]])
+
+
+def test_a_less_sure_angry_line_keeps_its_expressions_shape():
+    # The text model spreads this plainly angry line over annoyance, anger and disappointment
+    # (strength ~0.5): the solve must not let the generator's noise pull it off anger's shape
+    # (cosine 0.44 with a weaker pull toward the FACS mix, 0.70 now).
+    from emotive.pipeline import make_take
+    from emotive.rigs.facs import ekman_expression
+
+    take = make_take("text", "I am sick of your excuses, this is outrageous!", fps=24)
+    assert take.segments[0].emotion == "anger"
+    proto = ekman_expression("anger")
+    apex = take.arkit[int(np.argmax(take.arkit @ proto))]
+    assert apex @ proto / (np.linalg.norm(apex) * np.linalg.norm(proto)) >= 0.6
+
+
 def test_starts_and_ends_neutral_within_bounds():
     perf = landmark_performance(timeline(("joy", 0.5, 2.0, "joy"), ("anger", 2.2, 4.0, "anger")))
     assert not perf.weights[0].any() and not perf.weights[-1].any()
