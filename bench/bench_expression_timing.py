@@ -2,8 +2,8 @@
 
 For one plainly emotional line per Ekman emotion, animated with default settings (the shipped
 models, landmark motion, intensity 1): how close the expression comes to the emotion's FACS
-prototype (the ARKit weights projected onto rigs/facs.ekman_expression: 1.0 = the full
-prototype) at its peak; where in the segment the apex arrives (the first frame within 5 % of the
+prototype (the ARKit weights projected onto rigs/facs.ekman_expression less its blink keys:
+1.0 = the full prototype) at its peak; where in the segment the apex arrives (the first frame within 5 % of the
 peak; 0 = the sentence starts, 1 = it ends); the projection when the sentence ends (held?) and
 RELEASE_S after it (let go?). Goals (issue 9): peak >= 0.7, apex in the first half, held at the
 end. Printed, not asserted; tests/unit/pipeline/test_landmark_performance.py asserts the same

@@ -15,7 +15,7 @@ Cycles is the default: the judge learnt from photographs, and only a path tracer
 inside of an open mouth as a photograph does (Workbench lights it like the lips, so an open-mouthed
 surprise reads as anger or fear there).
 Run: make bench, or .venv/bin/python bench/bench_expressions.py [--engine cycles|workbench] [--sheet out.png]
-[--docs-sheet docs/expressions.jpg]   (~15 min in Cycles, ~2 min in Workbench on 2 cores; the docs
+[--docs-sheet docs/expressions.jpg]   (~15 min in Cycles, ~30 s in Workbench on 2 cores; the docs
 sheet is Cycles only: the README presents docs/expressions.jpg as Cycles renders)
 """
 
@@ -72,8 +72,9 @@ BLINKS = np.array([name.startswith("eyeBlink") for name in ARKIT_NAMES])
 
 
 def apex_score(weights: np.ndarray) -> np.ndarray:
-    """Per frame: how strong the expression is (the face's keys, not blinks and gaze), less any
-    blink, so the judged frame is the apex with the eyes open."""
+    """Per frame: how strong the expression is (the face's keys, not blinks and gaze), less the
+    lids' closing (a blink, or sadness's steady droop, the same on every frame of its hold), so the
+    judged frame is the apex with the eyes open."""
     return np.linalg.norm(weights[:, ~EYES], axis=1) - weights[:, BLINKS].max(axis=1)
 
 
@@ -123,7 +124,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", choices=("cycles", "workbench"), default="cycles",
                     help="Cycles, 32 samples, denoised (~15 min): closer to the photographs the judge "
-                         "learnt from; or Workbench (~2 min)")
+                         "learnt from; or Workbench (~30 s)")
     ap.add_argument("--sheet", type=Path, help="also write the judged apex frames as one PNG")
     ap.add_argument("--docs-sheet", type=Path,
                     help="also write, per head, each emotion's first line at its apex and its prototype, "

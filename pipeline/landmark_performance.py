@@ -32,8 +32,9 @@ SOLVE_CHUNK = 4096   # frames retargeted per step (progress and bounded memory)
 # explaining that noise with large opposing weights. The ridge pulls toward the segment's FACS
 # expression (the prior), so it also settles what landmarks cannot tell apart: a glare's raised
 # lid (eyeWide) against its tightened one (eyeSquint), an upper lip raised against a lower lip
-# dropped. Over the expression bench's 40 anger, fear, sadness and surprise lines, the apex's
-# cosine to the FACS prototype has a median of 0.89 at 1e-2 and 0.97 at 1e-1 (issue 9).
+# dropped. Over the expression bench's 40 anger, fear, sadness and surprise lines, at the frame
+# it judges (bench/bench_expressions.apex_score, 24 fps), the weights' cosine to the FACS
+# prototype has a median of 0.89 at 1e-2 and 0.97 at 1e-1 (issue 9).
 REGULARISATION = 1e-1
 VOCABULARY = 0.05    # a key belongs to an expression above this share of its strongest key
 # Apex calibration (issue 9): a plainly emotional line (strength 1) peaks at APEX of its FACS

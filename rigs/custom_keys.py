@@ -9,12 +9,15 @@ offsets) that best maps the default head's neutral landmarks onto the character'
 and a bounded, ridge-regularised least squares (rigs/retarget.ShapeKeySolver) gives per-frame
 weights in [0, 1] for those keys.
 
-No per-segment vocabulary here (the keys' meaning is unknown), so the ridge is the engine's
-firmer one: generated motion carries noise that weak keys must not chase.
+No per-segment vocabulary here (the keys' meaning is unknown), so a firm ridge keeps weak keys
+from chasing the noise generated motion carries. It pulls toward zero (the engine's pulls toward
+the segment's FACS mix, which a character's own keys have no counterpart of), so it stays at the
+engine's former 1e-2, the value the own-keys tests and benches were measured with.
 
-Motion the character's keys cannot make still has to go somewhere in a least-squares fit: an
-angry take's lip press, on a rig with only "Smile", "Frown" and "Surprise", leaks into "Smile"
-(whose corner motion it resembles, ~0.1 weight). Given `default_signatures` (the default head's
+Motion the character's keys cannot make still has to go somewhere in a least-squares fit: on a
+rig with only "Smile", "Frown" and "Surprise", an angry take's open, snarling mouth goes into
+"Surprise", the one key that opens the jaw (about 0.5 with the shipped anger), and a lip press
+would leak into "Smile" (whose corner motion it resembles). Given `default_signatures` (the default head's
 52 ARKit signatures), the default head's keys that none of the character's keys contains (each
 custom key is decomposed into ARKit weights on the default head; keys above ABSORB_COVERED of a
 decomposition's largest weight are "contained") join the solve as absorbers mapped into the
@@ -28,7 +31,7 @@ import numpy as np
 from .retarget import ShapeKeySolver
 from .shape_transfer import umeyama
 
-REGULARISATION = 1e-2   # as pipeline/landmark_performance.REGULARISATION
+REGULARISATION = 1e-2   # pulls toward zero; see the module docstring
 ABSORB_COVERED = 0.1    # share of a custom key's largest ARKit weight above which it "contains" a key
 
 

@@ -54,9 +54,9 @@ def test_an_angry_apex_keeps_its_prototypes_shape():
     proto = ekman_expression("anger")
     apex = perf.weights[int(np.argmax(perf.weights @ proto))]
     cosine = float(apex @ proto / (np.linalg.norm(apex) * np.linalg.norm(proto)))
-    assert cosine >= 0.95, cosine
+    assert cosine >= 0.985, cosine
     for key in ("eyeWideLeft", "eyeSquintLeft", "mouthUpperUpLeft", "noseSneerLeft", "jawOpen"):
-        assert apex[ARKIT_INDEX[key]] >= 0.4 * proto[ARKIT_INDEX[key]], (key, apex[ARKIT_INDEX[key]])
+        assert apex[ARKIT_INDEX[key]] >= 0.6 * proto[ARKIT_INDEX[key]], (key, apex[ARKIT_INDEX[key]])
 
 
 def test_a_less_sure_angry_line_keeps_its_expressions_shape():
@@ -135,7 +135,9 @@ def test_plain_line_reaches_its_prototype_early_holds_and_releases(emotion):
 
     fps, start, end = 30, 0.5, 2.5
     perf = landmark_performance(timeline((emotion, start, end, PLAIN[emotion])), fps=fps, seed=3)
-    proto = ekman_expression(emotion)
+    # Blinks are the take's life: one during the hold would lift the projection of a prototype
+    # that lowers the lids (sadness) and move its peak onto the blink.
+    proto = np.where([n.startswith("eyeBlink") for n in ARKIT_NAMES], 0.0, ekman_expression(emotion))
     level = perf.weights @ proto / float(proto @ proto)
     s, e = round(start * fps), round(end * fps)
     apex = s + int(np.argmax(level[s:e + 1] >= 0.95 * level[s:e + 1].max()))
