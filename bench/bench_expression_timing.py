@@ -16,11 +16,10 @@ import numpy as np
 from expression_lines import LINES
 
 from emotive.pipeline import make_take
-from emotive.rigs.arkit import ARKIT_NAMES
+from emotive.rigs.arkit import BLINK_INDICES
 from emotive.rigs.facs import ekman_expression
 
 FPS = 30
-BLINKS = np.array([name.startswith("eyeBlink") for name in ARKIT_NAMES])
 RELEASE_S = 0.6
 
 
@@ -33,7 +32,8 @@ def main():
         (seg,) = take.segments
         # Blinks are the take's life, not its expression: a blink during the hold would lift the
         # projection of a prototype that lowers the lids (sadness) and move its "peak" onto the blink.
-        proto = np.where(BLINKS, 0.0, ekman_expression(emotion))
+        proto = ekman_expression(emotion)
+        proto[list(BLINK_INDICES)] = 0.0
         level = (take.arkit @ proto) / float(proto @ proto)
         start, end = round(seg.start * FPS), round(seg.end * FPS)
         inside = level[start:end + 1]

@@ -34,7 +34,7 @@ from fer_judge import FERJudge
 from head_scene import head_scene
 
 from emotive.pipeline import make_take
-from emotive.rigs.arkit import ARKIT_NAMES
+from emotive.rigs.arkit import ARKIT_NAMES, BLINK_INDICES
 from emotive.rigs.facs import ekman_expression
 from emotive.rigs.head_mesh import IDENTITY_VARIANTS, identity_variant_vertices, load_default_head
 
@@ -68,7 +68,7 @@ def pose(obj, weights) -> None:
 
 
 EYES = np.array([name.startswith(("eyeBlink", "eyeLook")) for name in ARKIT_NAMES])
-BLINKS = np.array([name.startswith("eyeBlink") for name in ARKIT_NAMES])
+BLINKS = np.isin(np.arange(len(ARKIT_NAMES)), BLINK_INDICES)
 
 
 def apex_score(weights: np.ndarray) -> np.ndarray:

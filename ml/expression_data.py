@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..rigs.arkit import ARKIT_NAMES
+from ..rigs.arkit import ARKIT_NAMES, BLINK_INDICES
 from ..rigs.landmarks import N_CANONICAL
 from .labels import EKMAN, EKMAN_GROUPS
 
@@ -36,7 +36,6 @@ FPS = 30
 LANDMARK_SET = "ibug70"
 NEUTRAL = EKMAN.index("neutral")
 MIN_SEQUENCES = 8           # fewer than this is not a data set but a typo
-_BLINK_KEYS = (ARKIT_NAMES.index("eyeBlinkLeft"), ARKIT_NAMES.index("eyeBlinkRight"))
 _LEFT = np.array([n.endswith("Left") for n in ARKIT_NAMES])
 _RIGHT = np.array([n.endswith("Right") for n in ARKIT_NAMES])
 
@@ -344,7 +343,7 @@ def _weights(rng, emotion, config, T):
             break
         x = (t - tb) / config.blink_s
         blink = np.where(x < 0.4, _min_jerk(x / 0.4), 1 - _min_jerk((x - 0.4) / 0.6))
-        for k in _BLINK_KEYS:
+        for k in BLINK_INDICES:
             w[:, k] = np.maximum(w[:, k], blink)
     w[length:] = w[length - 1]
     return length, intensity, w

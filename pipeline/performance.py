@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
+from ..rigs.arkit import ARKIT_INDEX, ARKIT_NAMES, BLINK_INDICES
 from ..rigs.facs import expression_weights
 
 ONSET = 0.3           # s, neutral/previous expression -> apex, centred on the segment start
@@ -145,8 +145,7 @@ def _add_blinks(w, rng, fps, duration):
     idx = (peaks[:, None] + ks[None, :]).ravel()
     pulse = np.zeros(len(w), dtype=np.float32)
     np.maximum.at(pulse, idx, np.tile(vals, len(peaks)))
-    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
-        c = ARKIT_INDEX[name]
+    for c in BLINK_INDICES:
         w[:, c] = np.maximum(w[:, c], pulse)
 
 

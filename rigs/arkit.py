@@ -21,4 +21,8 @@ ARKIT_NAMES: tuple[str, ...] = (
     "tongueOut",
 )
 ARKIT_INDEX: dict[str, int] = {name: i for i, name in enumerate(ARKIT_NAMES)}
+# The keys that close the lids: a take's blinks (its life) and an expression's held droop (sadness)
+# both drive them, so measures of an expression's strength leave them out.
+BLINK_NAMES: tuple[str, ...] = ("eyeBlinkLeft", "eyeBlinkRight")
+BLINK_INDICES: tuple[int, ...] = tuple(ARKIT_INDEX[name] for name in BLINK_NAMES)
 assert len(ARKIT_NAMES) == 52

@@ -7,7 +7,7 @@ from emotive.ml.labels import EKMAN, GOEMOTIONS
 from emotive.rigs.head_mesh import default_head_rig
 from emotive.pipeline.landmark_performance import iter_landmark_performance, landmark_performance
 from emotive.pipeline.timeline import EmotionTimeline, Segment
-from emotive.rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
+from emotive.rigs.arkit import ARKIT_INDEX, ARKIT_NAMES, BLINK_INDICES
 from emotive.rigs.facs import expression_matrix
 
 LIFE = {"eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "mouthPressLeft", "mouthPressRight"} | {
@@ -137,7 +137,8 @@ def test_plain_line_reaches_its_prototype_early_holds_and_releases(emotion):
     perf = landmark_performance(timeline((emotion, start, end, PLAIN[emotion])), fps=fps, seed=3)
     # Blinks are the take's life: one during the hold would lift the projection of a prototype
     # that lowers the lids (sadness) and move its peak onto the blink.
-    proto = np.where([n.startswith("eyeBlink") for n in ARKIT_NAMES], 0.0, ekman_expression(emotion))
+    proto = ekman_expression(emotion)
+    proto[list(BLINK_INDICES)] = 0.0
     level = perf.weights @ proto / float(proto @ proto)
     s, e = round(start * fps), round(end * fps)
     apex = s + int(np.argmax(level[s:e + 1] >= 0.95 * level[s:e + 1].max()))
