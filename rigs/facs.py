@@ -23,12 +23,26 @@ TABLE_PATH = Path(__file__).with_name("data") / "facs.json"
 # m = 1 - P(neutral) and agreement a (how much the blended emotions point the same way, 1 when
 # they are all one expression) each go through a linear ramp lo..hi -> 0..1; strength is the
 # product times GAIN. GAIN > 1 lets a clear but not certain prediction reach the full prototype.
-MASS_RAMP = (0.35, 0.65)
+# The ramps were chosen on GoEmotions test (docs/FACS.md): against the earlier (0.35, 0.65) mass
+# ramp and linear group weights, lines rated neutral by people get weaker and lines rated with
+# one emotion stronger.
+MASS_RAMP = (0.55, 0.95)
 AGREEMENT_RAMP = (0.6, 0.85)
 GAIN = 1.0
+# Faces are read as categories: an even blend of two prototypes reads as neither. So the Ekman
+# groups weigh in the face (and in agreement) as their probability to this power: a group twice
+# as probable as the next shows eight times as much.
+LEAD_POWER = 3
+# A label's expression is this much its own row of the table and the rest its Ekman group's
+# prototype: the recipe the expression LSTM learnt from (ml/expression_data.GeneratorConfig,
+# blend_max), so annoyance is a milder anger rather than a different face.
+NUANCE = 0.5
 INTENSITY_SLIDER = (0.0, 2.0)  # the UI's range; any finite value >= 0 is accepted (output clips)
 
 _NEUTRAL = GOEMOTIONS.index("neutral")
+# A label's probability at or below chance is no evidence for it: without this floor a flat
+# distribution would read as joy, the group with the most labels.
+_CHANCE = 1.0 / len(GOEMOTIONS)
 _GROUPS = ekman_matrix().astype(np.float64)  # (28, 7) label -> Ekman group membership
 
 
@@ -116,6 +130,14 @@ def expression_matrix() -> np.ndarray:
     return _default()[1]
 
 
+@lru_cache(maxsize=1)
+def _nuanced_matrix() -> np.ndarray:
+    """(28, 52) what each label shows in a blend: NUANCE of its row, the rest its group's prototype."""
+    m = NUANCE * expression_matrix() + (1 - NUANCE) * (_GROUPS @ _ekman_vectors())
+    m.setflags(write=False)
+    return m
+
+
 def _ramp(x, lo, hi):
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
@@ -129,7 +151,8 @@ def _check_intensity(intensity) -> float:
 
 def strength(probs) -> np.ndarray:
     """Overall expression strength in [0, 1] for (..., 28) probabilities: confidence x agreement,
-    both measured on the Ekman groups (a line spread over anger and annoyance is plainly angry)."""
+    both measured on the Ekman groups (a line spread over anger and annoyance is plainly angry;
+    one whose anger leads its sadness two to one is too)."""
     p, _ = _normalise(probs)
     return _strength(p)
 
@@ -154,15 +177,37 @@ def _ekman_vectors() -> np.ndarray:
                      for g in EKMAN]).astype(np.float64)
 
 
+def _evidence(p):
+    """(..., 28) the emotional labels' probabilities above chance (neutral zeroed)."""
+    e = np.clip(p - _CHANCE - 1e-6, 0.0, None)
+    e[..., _NEUTRAL] = 0.0
+    return e
+
+
+def _lead(p):
+    return (_evidence(p) @ _GROUPS) ** LEAD_POWER
+
+
+def ekman_lead(probs) -> np.ndarray:
+    """(..., 7) how much each Ekman group (ml.labels.EKMAN order) weighs in the face: its
+    probability above chance to LEAD_POWER, normalised; neutral 0; all zero when no emotional
+    label is above chance. A clear line's lead is nearly one-hot, as the expression LSTM's
+    conditioning was in training."""
+    p, _ = _normalise(probs)
+    lead = _lead(p)
+    total = lead.sum(axis=-1, keepdims=True)
+    return lead / np.where(total > 0, total, 1.0)
+
+
 def _strength(p):
-    emo = p @ _GROUPS  # Ekman group masses
-    emo[..., EKMAN.index("neutral")] = 0.0
-    mass = emo.sum(axis=-1)
+    mass = 1.0 - p[..., _NEUTRAL]
     m = _ekman_vectors()
-    blend_norm = np.linalg.norm(emo @ m, axis=-1)
-    parts = emo @ np.linalg.norm(m, axis=-1)
-    # Agreement: |sum q_g v_g| / sum q_g |v_g| over the Ekman groups' prototypes; 1 when the
-    # probable emotions share one expression, lower when they pull in different directions.
+    lead = _lead(p)
+    blend_norm = np.linalg.norm(lead @ m, axis=-1)
+    parts = lead @ np.linalg.norm(m, axis=-1)
+    # Agreement: |sum w_g v_g| / sum w_g |v_g| over the Ekman groups' prototypes, w_g = q_g^LEAD_POWER
+    # as in the face; 1 when the probable emotions share one expression, or one of them clearly
+    # leads; lower when two of about equal weight pull in different directions.
     agreement = np.where(parts > 0, blend_norm / np.where(parts > 0, parts, 1.0), 0.0)
     return GAIN * _ramp(mass, *MASS_RAMP) * _ramp(agreement, *AGREEMENT_RAMP)
 
@@ -176,15 +221,13 @@ def expression_weights(probs, intensity: float = 1.0) -> np.ndarray:
     """
     intensity = _check_intensity(intensity)
     p, _ = _normalise(probs)
-    m = expression_matrix()
-    emo = p.copy()
-    emo[..., _NEUTRAL] = 0.0
+    emo = _evidence(p)
+    # Each group weighs in as its mass to LEAD_POWER, shared among its labels by their
+    # probabilities, so the probability a classifier scatters over unrelated labels does not
+    # muddy the leading expression.
+    emo = emo * (((emo @ _GROUPS) ** (LEAD_POWER - 1)) @ _GROUPS.T)
     mass = emo.sum(axis=-1, keepdims=True)
-    # Emphasise the dominant Ekman group (each label weighted by its group's mass) so the
-    # probability a classifier scatters over unrelated labels does not muddy the expression.
-    emo = emo * (emo @ _GROUPS @ _GROUPS.T)
-    mass = emo.sum(axis=-1, keepdims=True)
-    shape = (emo / np.where(mass > 0, mass, 1.0)) @ m
+    shape = (emo / np.where(mass > 0, mass, 1.0)) @ _nuanced_matrix()
     w = shape * _strength(p)[..., None] * intensity
     return np.clip(w, 0.0, 1.0).astype(np.float32)
 

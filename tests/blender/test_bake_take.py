@@ -31,7 +31,9 @@ def layered(head):
     """The head played by layers (see the module docstring). -> (head, rig, user action)."""
     scene = bpy.context.scene
     s = scene.emotive
-    s.target, s.text_source, s.text_line = head, 'LINE', "I am so happy to see you!"
+    # a surprised line: its take opens the jaw, which the user's Action then adds to (Blender
+    # plays an ADD layer's curve only on channels that the strips below it animate)
+    s.target, s.text_source, s.text_line = head, 'LINE', "Wow, I did not see that coming at all!"
     assert bpy.ops.emotive.animate_text() == {'FINISHED'}
     anim = head.data.shape_keys.animation_data
     take = anim.action

@@ -73,6 +73,25 @@ def test_a_less_sure_angry_line_keeps_its_expressions_shape():
     assert apex @ proto / (np.linalg.norm(apex) * np.linalg.norm(proto)) >= 0.85
 
 
+def test_an_angry_line_with_some_sadness_in_it_still_reads_angry_early():
+    # Issue 9: the text model reads this line as anger 0.46 and sadness 0.26 (Ekman groups). The
+    # expression LSTM learnt one emotion at a time; fed that soft mix it barely moved, and the
+    # apex reached 0.44 of anger's prototype in the segment's last third. Conditioned on the
+    # face's group weights (facs.ekman_lead) it reaches 0.73 in the first half.
+    from emotive.pipeline import make_take
+    from emotive.rigs.facs import ekman_expression
+
+    take = make_take("text", "I am sick of your excuses, this is outrageous!", fps=24)
+    seg = take.segments[0]
+    assert seg.emotion == "anger"
+    proto = ekman_expression("anger")
+    along = take.arkit @ proto / (proto @ proto)
+    start, end = round(seg.start * 24), round(seg.end * 24)
+    assert along.max() >= 0.6, along.max()
+    reached = int(np.argmax(along >= 0.9 * along.max()))  # the first frame near the apex
+    assert start <= reached <= start + 0.5 * (end - start), (start, reached, end)
+
+
 def test_starts_and_ends_neutral_within_bounds():
     perf = landmark_performance(timeline(("joy", 0.5, 2.0, "joy"), ("anger", 2.2, 4.0, "anger")))
     assert not perf.weights[0].any() and not perf.weights[-1].any()
