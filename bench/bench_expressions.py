@@ -10,11 +10,12 @@ and surprise with none below 50%. Disgust is reported apart: FER2013-trained cla
 ever predict it. The ceiling: each emotion's FACS prototype posed directly on the ARKit keys at 0.5
 and 1.0, and exaggerated (x1.5, x2: the keys pushed past their full shape) to show what stronger
 keys would read as.
-Both on the default head and on one MakeHuman identity (old_male), its face units carried over.
+Both on the default head and on one MakeHuman identity (old_male, or --variant), its face units
+carried over.
 Cycles is the default: the judge learnt from photographs, and only a path tracer darkens the
 inside of an open mouth as a photograph does (Workbench lights it like the lips, so an open-mouthed
 surprise reads as anger or fear there).
-Run: make bench, or .venv/bin/python bench/bench_expressions.py [--engine cycles|workbench] [--sheet out.png]
+Run: make bench, or .venv/bin/python bench/bench_expressions.py [--engine cycles|workbench] [--variant NAME] [--sheet out.png]
 [--docs-sheet docs/expressions.jpg]   (~15 min in Cycles, ~30 s in Workbench on 2 cores; the docs
 sheet is Cycles only: the README presents docs/expressions.jpg as Cycles renders)
 """
@@ -129,6 +130,8 @@ def main():
     ap.add_argument("--docs-sheet", type=Path,
                     help="also write, per head, each emotion's first line at its apex and its prototype, "
                          "captioned with what the judge read (docs/expressions.jpg; Cycles only)")
+    ap.add_argument("--variant", choices=sorted(IDENTITY_VARIANTS), default=VARIANT,
+                    help=f"the MakeHuman identity judged beside the default head (default {VARIANT})")
     args = ap.parse_args()
     if args.docs_sheet and args.engine != "cycles":
         ap.error(f"--docs-sheet is for docs/expressions.jpg, which the README presents as Cycles "
@@ -136,8 +139,8 @@ def main():
     judge = FERJudge()
     default = load_default_head()
     heads = {"default head": default,
-             f"identity {VARIANT}": dataclasses.replace(
-                 default, vertices=identity_variant_vertices(IDENTITY_VARIANTS[VARIANT], default))}
+             f"identity {args.variant}": dataclasses.replace(
+                 default, vertices=identity_variant_vertices(IDENTITY_VARIANTS[args.variant], default))}
     all_tiles, docs_tiles = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, mesh in heads.items():
