@@ -136,6 +136,9 @@ def main():
     if args.docs_sheet and args.engine != "cycles":
         ap.error(f"--docs-sheet is for docs/expressions.jpg, which the README presents as Cycles "
                  f"renders; it cannot be used with --engine {args.engine} (use --sheet for those frames)")
+    if args.docs_sheet and args.variant != VARIANT:
+        ap.error(f"--docs-sheet is for docs/expressions.jpg, which the README presents with {VARIANT}; "
+                 f"use --sheet for {args.variant}'s frames")
     judge = FERJudge()
     default = load_default_head()
     heads = {"default head": default,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ml.labels import EKMAN, GOEMOTIONS
+from ..rigs.facs import ekman_lead
 
 # Timing (seconds at the 160 wpm reference rate; pauses and minimum length scale with the rate).
 REFERENCE_WPM = 160.0
@@ -198,7 +199,7 @@ class Segment:
     end: float
     probs: np.ndarray                 # (28,) over GOEMOTIONS
     ekman: np.ndarray                 # (7,) over EKMAN
-    emotion: str                      # top EKMAN label
+    emotion: str                      # the EKMAN emotion the face shows (shown_emotion)
     labels: list[tuple[str, float]]   # top-3 GoEmotions (label, prob)
     warning: str | None = None
 
@@ -258,14 +259,25 @@ def _classify(texts, times, classifier, batch_size):
         yield min(1.0, (a + len(batch)) / n)
 
     top3 = np.argsort(-probs, axis=1, kind="stable")[:, :3]
+    shown = shown_emotions(probs, ekman)
     segments = [
         Segment(text=texts[i], start=times[i][0], end=times[i][1], probs=probs[i], ekman=ekman[i],
-                emotion=EKMAN[int(np.argmax(ekman[i]))],
+                emotion=shown[i],
                 labels=[(GOEMOTIONS[k], float(probs[i, k])) for k in top3[i]], warning=notes[i])
         for i in range(n)
     ]
     return EmotionTimeline(segments=segments, duration=times[-1][1] + LEAD_OUT,
                            warnings=[w for w in notes if w])
+
+
+def shown_emotions(probs: np.ndarray, ekman: np.ndarray) -> list[str]:
+    """Per segment, the Ekman emotion its face shows: neutral where the classifier's likeliest
+    group is neutral (or no emotional label is above chance), else the group leading the face
+    (rigs.facs.ekman_lead). That is the likeliest emotional group, except for a near tie, where
+    a group spread thin over many labels (joy has twelve) may yield to one on a single label."""
+    lead = ekman_lead(probs)
+    return ["neutral" if EKMAN[int(np.argmax(e))] == "neutral" or not w.any() else EKMAN[int(np.argmax(w))]
+            for e, w in zip(ekman, lead)]
 
 
 def build_timeline(text: str, classifier, wpm: float = 160, timings=None, batch_size: int = 256) -> EmotionTimeline:

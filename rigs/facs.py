@@ -23,10 +23,10 @@ TABLE_PATH = Path(__file__).with_name("data") / "facs.json"
 # m = 1 - P(neutral) and agreement a (how much the blended emotions point the same way, 1 when
 # they are all one expression) each go through a linear ramp lo..hi -> 0..1; strength is the
 # product times GAIN. GAIN > 1 lets a clear but not certain prediction reach the full prototype.
-# The ramps were chosen on GoEmotions test (docs/FACS.md): against the earlier (0.35, 0.65) mass
-# ramp and linear group weights, lines rated neutral by people get weaker and lines rated with
-# one emotion stronger.
-MASS_RAMP = (0.55, 0.95)
+# The mass ramp follows GoEmotions dev (bench/bench_strength.py, docs/FACS.md): it starts where
+# people stop rating the text model's lines neutral more often than not, and is full where they
+# hardly ever do. (Its earlier 0.35..0.65 put half-neutral lines at full strength.)
+MASS_RAMP = (0.6, 0.95)
 AGREEMENT_RAMP = (0.6, 0.85)
 GAIN = 1.0
 # Faces are read as categories: an even blend of two prototypes reads as neither. So the Ekman
@@ -34,8 +34,9 @@ GAIN = 1.0
 # as probable as the next shows eight times as much.
 LEAD_POWER = 3
 # A label's expression is this much its own row of the table and the rest its Ekman group's
-# prototype: the recipe the expression LSTM learnt from (ml/expression_data.GeneratorConfig,
-# blend_max), so annoyance is a milder anger rather than a different face.
+# prototype, so annoyance is a milder anger rather than a different face: as the expression
+# LSTM learnt them (a prototype with at most blend_max = 0.5 of one label's row mixed in,
+# ml/expression_data.GeneratorConfig).
 NUANCE = 0.5
 INTENSITY_SLIDER = (0.0, 2.0)  # the UI's range; any finite value >= 0 is accepted (output clips)
 
@@ -215,8 +216,9 @@ def _strength(p):
 def expression_weights(probs, intensity: float = 1.0) -> np.ndarray:
     """Map (..., 28) GoEmotions probabilities to (..., 52) ARKit weights in [0, 1].
 
-    The shape follows the non-neutral part of the distribution (renormalised); its strength
-    follows confidence (see strength()); `intensity` (>= 0; the slider offers 0..2) scales the
+    The shape follows the emotional labels' probability above chance, each Ekman group weighing
+    in as its mass to LEAD_POWER and each label as NUANCE of its row plus its group's prototype;
+    its strength follows confidence (see strength()); `intensity` (>= 0; the slider offers 0..2) scales the
     result, which is then clipped to [0, 1]. Output is float32 in ARKIT_NAMES order.
     """
     intensity = _check_intensity(intensity)

@@ -64,9 +64,16 @@ def test_words_the_model_does_not_know_have_no_say():
 
 
 def test_fused_ekman_reads_back_as_goemotions():
-    probs = speech.ekman_as_goemotions(ekman(fear=0.7, neutral=0.3))
+    from emotive.rigs.facs import strength
+
+    probs = speech.ekman_as_goemotions(ekman(fear=0.5, joy=0.2, neutral=0.3))
     assert probs.shape == (len(GOEMOTIONS),) and probs.sum() == pytest.approx(1.0)
-    assert probs[GOEMOTIONS.index("fear")] == pytest.approx(0.7)
+    assert probs[GOEMOTIONS.index("fear")] == pytest.approx(2.5 * probs[GOEMOTIONS.index("joy")])
+    # the voice keeps the strength it was tuned to: full at 70 % emotional, half at 50 %, none at 30 %
+    # (the text model's mass ramp alone would give 0.29, 0 and 0)
+    for fear, expected in ((0.7, 1.0), (0.5, 0.5), (0.3, 0.0)):
+        assert float(strength(speech.ekman_as_goemotions(ekman(fear=fear, neutral=1 - fear)))) == \
+            pytest.approx(expected, abs=1e-3)
 
 
 @pytest.mark.parametrize("kwargs, message", [

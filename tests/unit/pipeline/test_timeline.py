@@ -177,3 +177,20 @@ def test_fifty_thousand_words_is_fast():
     assert tl.duration > 50_000 / 160 * 60
     starts = np.array([s.start for s in tl.segments])
     assert np.all(np.diff(starts) > 0)
+
+
+def test_a_segments_emotion_is_the_one_its_face_shows():
+    # Joy 0.38 spread thin over twelve labels against disgust 0.35 on one: none of joy's
+    # labels is above chance (1/28), so the face shows disgust, and so does the label.
+    from emotive.pipeline.timeline import shown_emotions
+
+    p = np.zeros(len(GOEMOTIONS))
+    for label in ("joy", "amusement", "approval", "excitement", "gratitude", "love", "optimism",
+                  "relief", "pride", "admiration", "desire", "caring"):
+        p[GOEMOTIONS.index(label)] = 0.38 / 12
+    p[GOEMOTIONS.index("disgust")] = 0.35
+    p[GOEMOTIONS.index("neutral")] = 0.27
+    ekman = p @ ekman_matrix()
+    assert EKMAN[int(np.argmax(ekman))] == "joy"
+    neutral = np.eye(len(GOEMOTIONS))[GOEMOTIONS.index("neutral")]
+    assert shown_emotions(np.stack([p, neutral]), np.stack([ekman, neutral @ ekman_matrix()])) == ["disgust", "neutral"]

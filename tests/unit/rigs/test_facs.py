@@ -178,3 +178,18 @@ def test_a_clear_lead_is_strong_an_even_split_is_not():
     assert float(strength(np.full(len(GOEMOTIONS), 1 / len(GOEMOTIONS)))) == 0.0
     # a line the model splits between joy and neutral ("We will meet at noon...") stays faint
     assert float(strength(dist(approval=0.2, joy=0.13, admiration=0.13))) < 0.15
+
+
+def test_ekman_lead_is_what_the_face_shows():
+    from emotive.ml.labels import EKMAN
+    from emotive.rigs.facs import ekman_lead
+
+    batch = np.stack([ANGRY[-1], JOYFUL[0], np.full(len(GOEMOTIONS), 1 / len(GOEMOTIONS)), dist()])
+    lead = ekman_lead(batch.reshape(2, 2, 28))
+    assert lead.shape == (2, 2, 7)
+    lead = lead.reshape(4, 7)
+    assert lead[:2].sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert not lead[2:].any()  # nothing above chance, or all neutral: no emotion leads
+    assert lead[0, EKMAN.index("anger")] > 0.85  # anger 0.5 against sadness 0.25: nearly one-hot
+    assert lead[1, EKMAN.index("joy")] > 0.99
+    assert lead[:, EKMAN.index("neutral")].max() == 0.0
