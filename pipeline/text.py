@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from ..errors import EmotiveError
-from ..ml.labels import GOEMOTIONS
+from ..ml.labels import EKMAN, GOEMOTIONS
+from ..rigs.facs import strength
 from .models import load_classifier
 from .performance import envelope_performance
 from .take import Take, TakeSegment, within
@@ -110,13 +111,17 @@ def _iter_voiced(text: str, voice_path: str, *, wpm: float, **options):
 
 
 def take_segments(timeline: EmotionTimeline) -> list[TakeSegment]:
-    """The timeline's sentences as take segments: the Ekman emotion, its share, the top three
-    GoEmotions labels."""
+    """The timeline's sentences as take segments: the Ekman emotion the face shows, its share,
+    the top three GoEmotions labels and, in the report, how strongly the face shows it at
+    intensity 1 (rigs.facs.strength: why a line reads faint)."""
+    if not timeline.segments:
+        return []
+    power = strength(np.stack([seg.probs for seg in timeline.segments]))
     out = []
-    for seg in timeline.segments:
+    for seg, face in zip(timeline.segments, power):
         top = np.argsort(seg.probs)[::-1][:3]
         out.append(TakeSegment(start=seg.start, end=seg.end, emotion=seg.emotion,
-                               confidence=float(max(seg.ekman)), text=seg.text,
+                               confidence=float(seg.ekman[EKMAN.index(seg.emotion)]), text=seg.text,
                                labels=[(GOEMOTIONS[i], float(seg.probs[i])) for i in top],
-                               warning=seg.warning))
+                               warning=seg.warning, details={"strength": round(float(face), 3)}))
     return out

@@ -5,6 +5,7 @@ import pytest
 
 from emotive.errors import EmotiveError
 from emotive.pipeline import SOURCES, make_take
+from emotive.pipeline.report import build_report
 from emotive.pipeline.take import Take, TakeSegment, drain
 from emotive.rigs.arkit import ARKIT_INDEX
 
@@ -24,6 +25,17 @@ def test_text_is_a_registered_source_whose_steps_end_in_a_take():
     assert 0 < segment.start < segment.end < take.duration and 0.3 < segment.confidence <= 1
     assert segment.labels[0][0] in ("joy", "excitement", "admiration") and len(segment.labels) == 3
     assert "mouthSmileLeft" in take.active_channels
+
+
+def test_text_segments_say_how_strongly_the_face_shows_their_emotion():
+    # The report's row carries the face's strength at intensity 1, and the confidence is the
+    # share of the emotion shown: a faint, neutral-leaning line says so.
+    take = make_take("text", JOY + " We will meet at noon to discuss the report.", fps=24)
+    plain, flat = take.segments
+    assert plain.emotion == "joy" and plain.details["strength"] > 0.9
+    assert flat.details["strength"] < 0.15
+    rows = build_report(take, ["mouthSmileLeft"])["segments"]
+    assert [row["strength"] for row in rows] == [plain.details["strength"], flat.details["strength"]]
 
 
 def test_a_source_checks_its_input_before_its_first_step():
