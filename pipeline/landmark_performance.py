@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rigs.arkit import ARKIT_NAMES
-from ..rigs.facs import ekman_lead, expression_weights, strength
+from ..rigs.facs import ekman_lead, expression_weights
 from ..rigs.head_mesh import default_head_rig
 from ..rigs.retarget import ShapeKeySolver
 from .performance import Performance, add_life
+from .timeline import face_strengths
 
 LEAD = 0.25          # s before a segment's start where its expression begins to build
 RELEASE = 0.45       # s after its end over which it lets go (overlaps the next segment's build)
@@ -168,12 +169,11 @@ def iter_landmark_performance(timeline, fps: float = 30, intensity: float = 1.0,
     segments = timeline.segments
     # The model is conditioned on how sure the text is (confidence strength, 0..1); the user's
     # intensity then scales the generated motion linearly, as an artist expects of a slider.
-    confidence = strength(np.stack([s.probs for s in segments])) if segments else np.zeros(0)
+    confidence = face_strengths(segments)
     # ... and on the Ekman groups as they weigh in the face: the model learnt one emotion at a
     # time, and a soft mix (anger 0.46, sadness 0.26, ...) made it barely move.
     lead = ekman_lead(np.stack([s.probs for s in segments])) if segments else np.zeros((0, 7))
-    keep = [power * intensity >= MIN_STRENGTH and seg.emotion != "neutral"
-            for seg, power in zip(segments, confidence)]
+    keep = [power * intensity >= MIN_STRENGTH for power in confidence]
     windows = plan_windows(segments, keep, fps, n_frames)
     allowed = np.zeros((n_frames, len(ARKIT_NAMES)), dtype=bool)  # per frame: solvable keys
     for w in windows:

@@ -172,6 +172,8 @@ def envelope_performance(timeline, fps: float = 30, intensity: float = 1.0, seed
     table = np.zeros((len(probs) + 1, len(ARKIT_NAMES)), dtype=np.float32)
     if probs:
         table[1:] = expression_weights(np.stack(probs), intensity)
+        # a segment labelled neutral keeps the face at rest, as in the landmark engine
+        table[1:][[seg.emotion == "neutral" for seg in timeline.segments]] = 0.0
     else:
         expression_weights(np.zeros(28), intensity)  # still validates intensity
     w = _envelope(times, *_control_points(timeline), table)

@@ -164,14 +164,13 @@ def ekman_as_goemotions(ekman: np.ndarray) -> np.ndarray:
     """(28,) GoEmotions probabilities with each Ekman group's mass on its namesake label, so
     the text path's performance reads a fused emotion as it reads a classified line.
 
-    The emotional mass (1 - P(neutral)) is mapped linearly from VOICE_MASS onto
-    rigs.facs.MASS_RAMP, which is fitted to the text model: a plainly emotional recording keeps
+    The emotional mass (1 - P(neutral)) is mapped from VOICE_MASS onto rigs.facs.MASS_RAMP, which is fitted to the text model: a plainly emotional recording keeps
     20-30 % neutral in its fused distribution, where a plainly emotional line keeps under 10 %."""
     e = np.asarray(ekman, np.float64)
     neutral = EKMAN.index("neutral")
     mass = 1.0 - e[neutral]
-    (lo, hi), (face_lo, face_hi) = VOICE_MASS, MASS_RAMP
-    face_mass = float(np.clip(face_lo + (mass - lo) * (face_hi - face_lo) / (hi - lo), 0.0, 1.0))
+    # piecewise linear: 0 and 1 stay put, so the result is still a probability distribution
+    face_mass = float(np.interp(mass, (0.0, *VOICE_MASS, 1.0), (0.0, *MASS_RAMP, 1.0)))
     out = np.zeros(len(GOEMOTIONS), np.float32)
     for j, name in enumerate(EKMAN):
         out[GOEMOTIONS.index(name)] = (1.0 - face_mass if j == neutral

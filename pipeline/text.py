@@ -13,11 +13,10 @@ import numpy as np
 
 from ..errors import EmotiveError
 from ..ml.labels import EKMAN, GOEMOTIONS
-from ..rigs.facs import strength
 from .models import load_classifier
 from .performance import envelope_performance
 from .take import Take, TakeSegment, within
-from .timeline import EmotionTimeline, iter_build_timeline
+from .timeline import EmotionTimeline, face_strengths, iter_build_timeline
 
 NAME = "text"
 # Words beyond this are refused outright: a safety valve, far above any script a user animates.
@@ -114,14 +113,12 @@ def take_segments(timeline: EmotionTimeline) -> list[TakeSegment]:
     """The timeline's sentences as take segments: the Ekman emotion the face shows, its share,
     the top three GoEmotions labels and, in the report, how strongly the face shows it at
     intensity 1 (rigs.facs.strength: why a line reads faint)."""
-    if not timeline.segments:
-        return []
-    power = strength(np.stack([seg.probs for seg in timeline.segments]))
     out = []
-    for seg, face in zip(timeline.segments, power):
+    for seg, face in zip(timeline.segments, face_strengths(timeline.segments)):
         top = np.argsort(seg.probs)[::-1][:3]
+        share = seg.ekman[EKMAN.index(seg.emotion)] if seg.emotion in EKMAN else max(seg.ekman)
         out.append(TakeSegment(start=seg.start, end=seg.end, emotion=seg.emotion,
-                               confidence=float(seg.ekman[EKMAN.index(seg.emotion)]), text=seg.text,
+                               confidence=float(share), text=seg.text,
                                labels=[(GOEMOTIONS[i], float(seg.probs[i])) for i in top],
                                warning=seg.warning, details={"strength": round(float(face), 3)}))
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ml.labels import EKMAN, GOEMOTIONS
-from ..rigs.facs import ekman_lead
+from ..rigs.facs import ekman_lead, strength
 
 # Timing (seconds at the 160 wpm reference rate; pauses and minimum length scale with the rate).
 REFERENCE_WPM = 160.0
@@ -278,6 +278,15 @@ def shown_emotions(probs: np.ndarray, ekman: np.ndarray) -> list[str]:
     lead = ekman_lead(probs)
     return ["neutral" if EKMAN[int(np.argmax(e))] == "neutral" or not w.any() else EKMAN[int(np.argmax(w))]
             for e, w in zip(ekman, lead)]
+
+
+def face_strengths(segments) -> np.ndarray:
+    """(n,) how strongly each segment's face shows its emotion at intensity 1 (rigs.facs.strength),
+    0 where the segment is labelled neutral: every motion engine keeps those faces at rest."""
+    if not segments:
+        return np.zeros(0)
+    power = strength(np.stack([seg.probs for seg in segments]))
+    return np.where([seg.emotion == "neutral" for seg in segments], 0.0, power)
 
 
 def build_timeline(text: str, classifier, wpm: float = 160, timings=None, batch_size: int = 256) -> EmotionTimeline:

@@ -115,3 +115,16 @@ def test_fps_and_timings_at_zero():
     for bad in (0, -1, float("nan")):
         with pytest.raises(ValueError, match="fps"):
             envelope_performance(JOY_ANGER, fps=bad)
+
+
+def test_a_segment_labelled_neutral_keeps_the_face_at_rest():
+    # The same probabilities (joy 0.8): labelled joy the face smiles, labelled neutral (the
+    # timeline's call) it stays at rest, as in the landmark engine.
+    p = probs("joy", 0.8)
+
+    def smile(emotion):
+        seg = Segment(text="x", start=0.5, end=2.5, probs=p, ekman=np.zeros(len(EKMAN)), emotion=emotion,
+                      labels=[("joy", 0.8)])
+        return envelope_performance(EmotionTimeline(segments=[seg], duration=3.0), fps=30).weights[:, SMILE].max()
+
+    assert smile("joy") > 0.3 and smile("neutral") == 0.0

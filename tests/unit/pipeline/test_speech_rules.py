@@ -71,6 +71,10 @@ def test_fused_ekman_reads_back_as_goemotions():
     assert probs[GOEMOTIONS.index("fear")] == pytest.approx(2.5 * probs[GOEMOTIONS.index("joy")])
     # the voice keeps the strength it was tuned to: full at 70 % emotional, half at 50 %, none at 30 %
     # (the text model's mass ramp alone would give 0.29, 0 and 0)
+    # ... and stays a probability distribution at the ends (a neutral voice stays neutral)
+    for fear in (0.0, 0.01, 1.0):
+        p = speech.ekman_as_goemotions(ekman(fear=fear, neutral=1 - fear))
+        assert p.sum() == pytest.approx(1.0) and p[GOEMOTIONS.index("fear")] <= max(fear, 0.02)
     for fear, expected in ((0.7, 1.0), (0.5, 0.5), (0.3, 0.0)):
         assert float(strength(speech.ekman_as_goemotions(ekman(fear=fear, neutral=1 - fear)))) == \
             pytest.approx(expected, abs=1e-3)

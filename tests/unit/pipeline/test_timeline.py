@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from emotive.ml.labels import EKMAN, GOEMOTIONS, ekman_matrix
+from emotive.ml.labels import EKMAN, EKMAN_GROUPS, GOEMOTIONS, ekman_matrix
 from emotive.pipeline.timeline import (LEAD_IN, LEAD_OUT, EmotionTimeline, build_timeline,
                                        iter_build_timeline, split_text, time_segments)
 
@@ -194,3 +194,24 @@ def test_a_segments_emotion_is_the_one_its_face_shows():
     assert EKMAN[int(np.argmax(ekman))] == "joy"
     neutral = np.eye(len(GOEMOTIONS))[GOEMOTIONS.index("neutral")]
     assert shown_emotions(np.stack([p, neutral]), np.stack([ekman, neutral @ ekman_matrix()])) == ["disgust", "neutral"]
+
+
+class TieClassifier(FakeClassifier):
+    """Every line: joy 0.38 spread thin over its twelve labels, disgust 0.35, neutral 0.27."""
+
+    def predict(self, texts):
+        p = np.zeros(len(GOEMOTIONS), np.float32)
+        p[[GOEMOTIONS.index(g) for g in EKMAN_GROUPS["joy"]]] = 0.38 / 12
+        p[GOEMOTIONS.index("disgust")], p[GOEMOTIONS.index("neutral")] = 0.35, 0.27
+        return np.tile(p, (len(texts), 1))
+
+
+def test_the_timeline_and_the_take_name_the_emotion_the_face_shows():
+    from emotive.pipeline.text import take_segments
+
+    timeline = build_timeline("That soup was something else.", TieClassifier())
+    (seg,) = timeline.segments
+    assert EKMAN[int(np.argmax(seg.ekman))] == "joy" and seg.emotion == "disgust"
+    (row,) = take_segments(timeline)
+    assert row.emotion == "disgust" and row.confidence == pytest.approx(0.35)
+    assert row.details["strength"] > 0
