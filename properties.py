@@ -51,6 +51,8 @@ class EmotiveSegmentResult(bpy.types.PropertyGroup):
     text: bpy.props.StringProperty()
     emotion: bpy.props.StringProperty()
     confidence: bpy.props.FloatProperty()
+    # how strongly the face shows `emotion` at intensity 1 (text takes); -1 where not measured
+    strength: bpy.props.FloatProperty(default=-1.0)
     start_frame: bpy.props.IntProperty()
     end_frame: bpy.props.IntProperty()
     warning: bpy.props.StringProperty()

@@ -148,6 +148,7 @@ def store_results(scene, take):
         item.text = seg.text[:1000]
         item.emotion = seg.emotion
         item.confidence = seg.confidence
+        item.strength = seg.details.get("strength", -1.0)
         item.start_frame = scene.frame_start + int(round(seg.start * take.fps))
         item.end_frame = scene.frame_start + int(round(seg.end * take.fps))
         item.warning = seg.warning or ""

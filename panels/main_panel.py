@@ -6,12 +6,14 @@ from ..rigs.targets import KINDS
 
 
 class EMOTIVE_UL_results(bpy.types.UIList):
-    """One row per animated segment: frames, detected emotion, text."""
+    """One row per animated segment: frames, detected emotion (its share; for text, how strongly
+    the face shows it), text."""
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0):
         row = layout.row(align=True)
         row.label(text=f"{item.start_frame}–{item.end_frame}")
-        row.label(text=f"{item.emotion} {item.confidence:.0%}",
+        face = f", face {item.strength:.0%}" if item.strength >= 0 else ""  # why a line reads faint
+        row.label(text=f"{item.emotion} {item.confidence:.0%}{face}",
                   icon='ERROR' if item.warning else 'NONE')
         row.label(text=item.text)
 

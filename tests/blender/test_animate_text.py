@@ -64,7 +64,33 @@ def test_take_starts_and_ends_neutral_and_sets_the_frame_range(head):
         values = sampled(curve, scene.frame_start, scene.frame_end)
         assert values.min() >= -0.02 and values.max() <= 1.0, name
     assert [r.emotion for r in scene.emotive.results] == ["joy", "anger"]
+    assert min(r.strength for r in scene.emotive.results) > 0.5  # the panel's "face" figure
     assert "eyeBlinkLeft" in curves  # the face keeps blinking
+
+
+class RecordingLayout:
+    """Stands in for a UI layout: keeps the labels drawn into it."""
+
+    def __init__(self):
+        self.labels = []
+
+    def row(self, **_):
+        return self
+
+    def label(self, text="", **_):
+        self.labels.append(text)
+
+
+def test_the_results_list_shows_each_segments_emotion_and_how_strongly_the_face_shows_it(head):
+    animate(head, JOY + " " + ANGER)
+    results = bpy.context.scene.emotive.results
+    drawn = []
+    for item in results:
+        layout = RecordingLayout()
+        bpy.types.EMOTIVE_UL_results.draw_item(None, bpy.context, layout, None, item, 0, None, "")
+        drawn.append(layout.labels[1])
+    assert drawn == [f"{r.emotion} {r.confidence:.0%}, face {r.strength:.0%}" for r in results]
+    assert drawn[0].startswith("joy ") and drawn[1].startswith("anger ")
 
 
 def test_a_second_run_is_a_new_take_and_leaves_the_first_intact(head):
@@ -128,7 +154,7 @@ def test_empty_text_is_refused_and_changes_nothing(head, text):
 def test_non_english_text_stays_neutral_with_a_warning(head):
     assert animate(head, "Der Hund läuft sehr schnell über die große Straße.") == {'FINISHED'}
     result = bpy.context.scene.emotive.results[0]
-    assert result.emotion == "neutral" and result.warning
+    assert result.emotion == "neutral" and result.warning and result.strength == 0.0
     scene = bpy.context.scene
     curves = take_curves(head)
     assert peak(curves, "mouthSmileLeft", scene.frame_start, scene.frame_end) < 0.05
