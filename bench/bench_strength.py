@@ -38,8 +38,7 @@ def earlier_strength(probs: np.ndarray) -> np.ndarray:
     v = facs._ekman_vectors()
     parts = q @ np.linalg.norm(v, axis=-1)
     agreement = np.where(parts > 0, np.linalg.norm(q @ v, axis=-1) / np.where(parts > 0, parts, 1.0), 0.0)
-    ramp = lambda x, lo, hi: np.clip((x - lo) / (hi - lo), 0.0, 1.0)  # noqa: E731
-    return ramp(q.sum(axis=1), 0.35, 0.65) * ramp(agreement, *facs.AGREEMENT_RAMP)
+    return facs._ramp(q.sum(axis=1), 0.35, 0.65) * facs._ramp(agreement, *facs.AGREEMENT_RAMP)
 
 
 def rated_neutral(split) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..rigs.arkit import ARKIT_INDEX, ARKIT_NAMES, BLINK_INDICES
 from ..rigs.facs import expression_weights
+from .timeline import face_strengths
 
 ONSET = 0.3           # s, neutral/previous expression -> apex, centred on the segment start
 OFFSET = 0.35         # s, apex -> next expression/neutral, centred on the segment end
@@ -173,7 +174,7 @@ def envelope_performance(timeline, fps: float = 30, intensity: float = 1.0, seed
     if probs:
         table[1:] = expression_weights(np.stack(probs), intensity)
         # a segment labelled neutral keeps the face at rest, as in the landmark engine
-        table[1:][[seg.emotion == "neutral" for seg in timeline.segments]] = 0.0
+        table[1:][face_strengths(timeline.segments) == 0] = 0.0
     else:
         expression_weights(np.zeros(28), intensity)  # still validates intensity
     w = _envelope(times, *_control_points(timeline), table)

@@ -164,8 +164,9 @@ def ekman_as_goemotions(ekman: np.ndarray) -> np.ndarray:
     """(28,) GoEmotions probabilities with each Ekman group's mass on its namesake label, so
     the text path's performance reads a fused emotion as it reads a classified line.
 
-    The emotional mass (1 - P(neutral)) is mapped from VOICE_MASS onto rigs.facs.MASS_RAMP, which is fitted to the text model: a plainly emotional recording keeps
-    20-30 % neutral in its fused distribution, where a plainly emotional line keeps under 10 %."""
+    The emotional mass (1 - P(neutral)) is mapped from VOICE_MASS onto rigs.facs.MASS_RAMP, which
+    is fitted to the text model: a plainly emotional recording keeps 20-30 % neutral in its fused
+    distribution, where a plainly emotional line keeps under 10 %."""
     e = np.asarray(ekman, np.float64)
     neutral = EKMAN.index("neutral")
     mass = 1.0 - e[neutral]

@@ -199,7 +199,7 @@ class Segment:
     end: float
     probs: np.ndarray                 # (28,) over GOEMOTIONS
     ekman: np.ndarray                 # (7,) over EKMAN
-    emotion: str                      # the EKMAN emotion the face shows (shown_emotion)
+    emotion: str                      # the EKMAN emotion the face shows (shown_emotions)
     labels: list[tuple[str, float]]   # top-3 GoEmotions (label, prob)
     warning: str | None = None
 
